@@ -1,0 +1,209 @@
+/**
+ * The Raft core's vocabulary: log entries, durable state, snapshots and the messages peers
+ * exchange. These types are the contract between the pure core and everything around it
+ * (storage persists them, the transport carries them, the simulator shuffles them).
+ */
+
+/** A member's stable identity, e.g. "n1". Addresses are the host's business, not the core's. */
+export type NodeId = string;
+
+export const EntryType = {
+  /** Opaque application command (or the leader's empty no-op, whose data has length 0). */
+  Normal: 0,
+  /** A membership change; data is an encoded {@link ConfChange}. */
+  ConfChange: 1,
+} as const;
+export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+}
+
+/** What must be durable before this node sends a message or grants a vote. */
+export interface HardState {
+  readonly term: number;
+  /** The candidate this node voted for in `term`, or null. */
+  readonly vote: NodeId | null;
+  readonly commit: number;
+}
+
+/** The cluster configuration: who votes and who only replicates. */
+export interface ConfState {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+export const ConfChangeType = {
+  AddVoter: 'addVoter',
+  AddLearner: 'addLearner',
+  RemoveNode: 'removeNode',
+} as const;
+export type ConfChangeType = (typeof ConfChangeType)[keyof typeof ConfChangeType];
+
+/**
+ * One membership change. `context` is carried through the log untouched (the node runtime
+ * puts the new member's address there).
+ */
+export interface ConfChange {
+  readonly type: ConfChangeType;
+  readonly nodeId: NodeId;
+  readonly context?: string;
+}
+
+export interface SnapshotMeta {
+  /** The last log index the image covers. */
+  readonly index: number;
+  readonly term: number;
+  /** The configuration as of `index`. */
+  readonly conf: ConfState;
+}
+
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  /** The state machine image, opaque to the core. */
+  readonly data: Uint8Array;
+}
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+/** Messages between peers. Every message carries the sender's term (0 for local-only). */
+interface MessageBase {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+}
+
+export interface VoteRequest extends MessageBase {
+  readonly type: 'vote' | 'preVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  /** Set when the election was started by a leadership transfer (TimeoutNow). */
+  readonly transfer: boolean;
+}
+
+export interface VoteResponse extends MessageBase {
+  readonly type: 'voteResp' | 'preVoteResp';
+  readonly reject: boolean;
+}
+
+export interface AppendRequest extends MessageBase {
+  readonly type: 'append';
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+}
+
+export interface AppendResponse extends MessageBase {
+  readonly type: 'appendResp';
+  readonly reject: boolean;
+  /**
+   * On success: the highest index known to match the leader's log.
+   * On reject: the prevLogIndex that was rejected.
+   */
+  readonly index: number;
+  /** On reject: a hint for fast backtracking (follower's best guess of the last possible match). */
+  readonly rejectHintIndex: number;
+  readonly rejectHintTerm: number;
+}
+
+export interface HeartbeatRequest extends MessageBase {
+  readonly type: 'heartbeat';
+  readonly commit: number;
+  /** A ReadIndex round id the follower must echo back; 0 when the heartbeat is plain. */
+  readonly readContext: number;
+}
+
+export interface HeartbeatResponse extends MessageBase {
+  readonly type: 'heartbeatResp';
+  readonly readContext: number;
+}
+
+export interface SnapshotRequest extends MessageBase {
+  readonly type: 'snapshot';
+  readonly snapshot: Snapshot;
+}
+
+export interface TimeoutNowRequest extends MessageBase {
+  readonly type: 'timeoutNow';
+}
+
+/** A follower asks the leader for a read index on behalf of its clients. */
+export interface ReadIndexRequest extends MessageBase {
+  readonly type: 'readIndex';
+  readonly requestIds: readonly string[];
+}
+
+export interface ReadIndexResponse extends MessageBase {
+  readonly type: 'readIndexResp';
+  readonly requestIds: readonly string[];
+  /** The commit index the reads must wait for; 0 together with `reject`. */
+  readonly index: number;
+  readonly reject: boolean;
+}
+
+export type Message =
+  | VoteRequest
+  | VoteResponse
+  | AppendRequest
+  | AppendResponse
+  | HeartbeatRequest
+  | HeartbeatResponse
+  | SnapshotRequest
+  | TimeoutNowRequest
+  | ReadIndexRequest
+  | ReadIndexResponse;
+
+export type MessageType = Message['type'];
+
+/** A linearizable read may be served once the local applied index reaches `index`. */
+export interface ReadState {
+  readonly requestId: string;
+  readonly index: number;
+}
+
+/** Everything a node's persistent storage holds; the input to a restart. */
+export interface PersistedState {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  /** Entries after the snapshot, contiguous, in index order. */
+  readonly entries: readonly Entry[];
+}
+
+/** What the node's role looks like now; reported in a Ready when it changed. */
+export interface SoftState {
+  readonly role: Role;
+  readonly leader: NodeId | null;
+  readonly term: number;
+}
+
+/**
+ * One batch of work for the host, carried out in this order:
+ *  1. persist `snapshot`, `entries` and `hardState` in ONE durable (fsynced) write;
+ *  2. then send `messages` (they may promise what step 1 made durable);
+ *  3. then restore the state machine from `snapshot` (if any) and apply `committedEntries`;
+ *     serve `readStates` once the applied index reaches their index;
+ *  4. then call `advance()`.
+ */
+export interface Ready {
+  /** Present when role, leader or term changed since the last Ready. */
+  readonly softState: SoftState | null;
+  /** Present when it changed and must be persisted. */
+  readonly hardState: HardState | null;
+  /**
+   * Entries to append. Any persisted entries with index >= entries[0].index are discarded
+   * first (a conflicting suffix from an old leader).
+   */
+  readonly entries: readonly Entry[];
+  /**
+   * A snapshot received from the leader: it replaces the whole persisted log (every persisted
+   * entry is discarded) and the state machine is restored from it before applying.
+   */
+  readonly snapshot: Snapshot | null;
+  readonly messages: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+}
