@@ -12,15 +12,30 @@ export interface PersistBatch {
 /**
  * Durable storage of one Raft node. Every write is a single atomic batch that is durable
  * (fsynced) when the returned promise resolves.
+ *
+ * Implementations: LevelRaftStorage (LevelDB) and MemoryRaftStorage (tests, simulator); both
+ * carry out the same write plans (write-plan.ts), so they accept, refuse and store alike.
+ * Operations run one at a time in call order. Errors carry a stable `code` (errors.ts):
+ *  - STORAGE_INVALID_WRITE: the batch would break the log's shape (a gap after the last stored
+ *    index, entries not contiguous, a snapshot older than the stored one, non-integer or
+ *    negative numbers). Nothing was written; the store stays usable. A caller bug.
+ *  - STORAGE_CORRUPT: what is on disk failed a check (open/load). Never applied.
+ *  - STORAGE_FAILED: a write failed (I/O); the store refuses further work until reopened.
+ *  - STORAGE_CLOSED, STORAGE_LOCKED, STORAGE_UNSUPPORTED_FORMAT.
  */
 export interface RaftStorage {
   /** The state to restart from; a fresh store gives term 0, no vote, commit 0, no snapshot, no entries. */
   load(): Promise<PersistedState>;
-  /** Step 1 of the Ready contract, in one synced batch. */
+  /**
+   * Step 1 of the Ready contract, in one synced batch. Incoming entries at or below the
+   * snapshot index (the batch's snapshot, else the stored one) are dropped, as the snapshot
+   * covers them. A batch with nothing in it writes nothing (and does not fsync).
+   */
   persist(batch: PersistBatch): Promise<void>;
   /**
    * Local log compaction: store `snapshot` and discard persisted entries with
-   * index <= snapshot.meta.index (entries after it stay), in one synced batch.
+   * index <= snapshot.meta.index (entries after it stay), in one synced batch. A snapshot
+   * beyond the last entry empties the log; the next entry then follows the snapshot.
    */
   compact(snapshot: Snapshot): Promise<void>;
   close(): Promise<void>;

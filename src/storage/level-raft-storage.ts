@@ -1,0 +1,335 @@
+/**
+ * Durable Raft storage on LevelDB (classic-level). See docs/storage.md for the layout, the record
+ * format and the atomicity rules.
+ *
+ * Every persist/compact is ONE LevelDB write batch committed with `sync: true`: LevelDB appends the batch
+ * to its write-ahead log and fsyncs it before the promise resolves, and a batch is applied all or
+ * nothing on recovery. Entries discarded by a snapshot, a compaction or a suffix truncation are
+ * deleted by enumerating their keys inside that same batch: the in-memory log bounds say exactly
+ * which indexes exist, so no scan is needed (`db.clear()` would be a separate, non-atomic write).
+ */
+import { ClassicLevel } from 'classic-level';
+import type { Entry, PersistedState, Snapshot } from '../raft/types.js';
+import {
+  decodeEntry,
+  decodeFormatMarker,
+  decodeHardState,
+  decodeSnapshotChunk,
+  decodeSnapshotMeta,
+  chunkNumberOfKey,
+  crc32,
+  encodeEntry,
+  encodeFormatMarker,
+  encodeHardState,
+  encodeSnapshotChunk,
+  encodeSnapshotMeta,
+  entryKey,
+  ENTRY_RANGE,
+  FORMAT_MARKER_KEY,
+  FORMAT_VERSION,
+  HARD_STATE_KEY,
+  indexOfEntryKey,
+  RecordDecodeError,
+  SNAPSHOT_CHUNK_RANGE,
+  SNAPSHOT_META_KEY,
+  snapshotChunkKey,
+  type StoredSnapshotMeta,
+} from './codec.js';
+import {
+  StorageClosedError,
+  StorageCorruptionError,
+  StorageFailedError,
+  StorageLockedError,
+  StorageUnsupportedFormatError,
+  type StorageRecordKind,
+} from './errors.js';
+import type { PersistBatch, RaftStorage } from './raft-storage.js';
+import { StorageCounters, type StorageStats } from './storage-stats.js';
+import { planCompact, planPersist, type LogBounds, type WritePlan } from './write-plan.js';
+
+type Db = ClassicLevel<Buffer, Buffer>;
+type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+export interface LevelRaftStorageOptions {
+  /** Size of the pieces a snapshot image is stored in. Reading accepts any chunk size. */
+  readonly snapshotChunkBytes?: number;
+}
+
+const EMPTY_HARD_STATE = { term: 0, vote: null, commit: 0 } as const;
+
+export class LevelRaftStorage implements RaftStorage {
+  private readonly counters = new StorageCounters();
+  /** Serializes operations: each one plans against the bounds the previous one left. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | null = null;
+  private writeFailure: { cause: unknown } | null = null;
+
+  private constructor(
+    readonly dir: string,
+    private readonly db: Db,
+    private bounds: LogBounds,
+    private snapshotChunkCount: number,
+    private readonly snapshotChunkBytes: number,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the store in `dir`. Reads only the format marker, the snapshot
+   * metadata and the first and last log keys; `load()` validates everything else.
+   * Rejects with StorageLockedError when the directory is already open, StorageCorruptionError
+   * when the metadata or the log bounds are damaged.
+   */
+  static async open(dir: string, options: LevelRaftStorageOptions = {}): Promise<LevelRaftStorage> {
+    const snapshotChunkBytes = options.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
+    if (!Number.isSafeInteger(snapshotChunkBytes) || snapshotChunkBytes < 1) {
+      throw new RangeError(`snapshotChunkBytes must be a positive integer, got ${snapshotChunkBytes}`);
+    }
+    const db: Db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (error) {
+      if (isLevelLocked(error)) throw new StorageLockedError(dir, { cause: error });
+      throw error;
+    }
+    try {
+      await checkFormatMarker(db, dir);
+      const stored = await readSnapshotMeta(db);
+      const bounds = await readLogBounds(db, stored?.meta.index ?? 0);
+      return new LevelRaftStorage(dir, db, bounds, stored?.chunkCount ?? 0, snapshotChunkBytes);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  /** Write counters since open. */
+  stats(): StorageStats {
+    return this.counters.snapshot();
+  }
+
+  /** Where the stored log lies, as known without touching the disk. */
+  logBounds(): LogBounds {
+    return this.bounds;
+  }
+
+  load(): Promise<PersistedState> {
+    return this.exclusive('load', () => this.readAll());
+  }
+
+  persist(batch: PersistBatch): Promise<void> {
+    return this.exclusive('persist', () => this.write(planPersist(this.bounds, batch)));
+  }
+
+  compact(snapshot: Snapshot): Promise<void> {
+    return this.exclusive('compact', () => this.write(planCompact(this.bounds, snapshot)));
+  }
+
+  /** Waits for queued operations, then releases the directory. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.queue.then(() => this.db.close());
+    return this.closing;
+  }
+
+  private exclusive<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    if (this.closing !== null) return Promise.reject(new StorageClosedError(operation));
+    const result = this.queue.then(() => {
+      if (this.writeFailure !== null) throw new StorageFailedError(operation, this.writeFailure);
+      return work();
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async write(plan: WritePlan): Promise<void> {
+    const ops: BatchOp[] = [];
+    let discarded = 0;
+    for (const range of plan.deleteRanges) {
+      for (let index = range.from; index <= range.to; index++) ops.push({ type: 'del', key: entryKey(index) });
+      discarded += range.to - range.from + 1;
+    }
+    let chunkCount = this.snapshotChunkCount;
+    if (plan.snapshot !== null) chunkCount = this.snapshotOps(plan.snapshot, ops);
+    for (const entry of plan.entries) ops.push({ type: 'put', ...encodeEntry(entry) });
+    if (plan.hardState !== null) ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(plan.hardState) });
+    if (ops.length === 0) return;
+
+    try {
+      await this.writeSynced(ops);
+    } catch (error) {
+      // The batch may or may not be on disk; the bounds can no longer be trusted.
+      this.writeFailure = { cause: error };
+      throw new StorageFailedError('write', { cause: error });
+    }
+    this.bounds = plan.bounds;
+    this.snapshotChunkCount = chunkCount;
+    this.counters.syncedBatches += 1;
+    this.counters.entriesWritten += plan.entries.length;
+    this.counters.entriesDiscarded += discarded;
+    if (plan.snapshot !== null) this.counters.snapshotsWritten += 1;
+    for (const op of ops) this.counters.bytesWritten += op.key.length + (op.type === 'put' ? op.value.length : 0);
+  }
+
+  /**
+   * One LevelDB WriteBatch, fsynced. Built as a chained batch: it hands each op straight to the
+   * native batch, 2-5x cheaper per op than `db.batch(array)` (which matters for the thousands
+   * of deletes of a compaction), and commits just as atomically.
+   */
+  private async writeSynced(ops: readonly BatchOp[]): Promise<void> {
+    const batch = this.db.batch();
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+    } catch (error) {
+      await batch.close();
+      throw error;
+    }
+    await batch.write({ sync: true });
+  }
+
+  /** Appends the ops storing `snapshot` (meta + chunks, dropping surplus old chunks); returns its chunk count. */
+  private snapshotOps(snapshot: Snapshot, ops: BatchOp[]): number {
+    const image = snapshot.data;
+    const chunkCount = Math.ceil(image.length / this.snapshotChunkBytes);
+    for (let chunk = 0; chunk < chunkCount; chunk++) {
+      const piece = image.subarray(chunk * this.snapshotChunkBytes, (chunk + 1) * this.snapshotChunkBytes);
+      ops.push({ type: 'put', ...encodeSnapshotChunk(chunk, snapshot.meta, piece) });
+    }
+    for (let stale = chunkCount; stale < this.snapshotChunkCount; stale++) ops.push({ type: 'del', key: snapshotChunkKey(stale) });
+    const stored: StoredSnapshotMeta = { meta: snapshot.meta, imageLength: image.length, chunkCount, imageCrc: crc32(image) };
+    ops.push({ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotMeta(stored) });
+    return chunkCount;
+  }
+
+  private async readAll(): Promise<PersistedState> {
+    const hardStateRecord = await this.db.get(HARD_STATE_KEY);
+    const hardState =
+      hardStateRecord === undefined ? EMPTY_HARD_STATE : decodeOrCorrupt('hardState', HARD_STATE_KEY, undefined, () => decodeHardState(hardStateRecord));
+    const stored = await readSnapshotMeta(this.db);
+    const snapshot = await readSnapshotImage(this.db, stored);
+    const snapshotIndex = stored?.meta.index ?? 0;
+
+    const entries: Entry[] = [];
+    let expected = snapshotIndex + 1;
+    for await (const [key, record] of this.db.iterator(ENTRY_RANGE)) {
+      const index = indexOfEntryKey(key);
+      if (index === null) throw new StorageCorruptionError('entry', 'has a malformed key', { keyHex: key.toString('hex') });
+      if (index !== expected) throw logShapeError(index, expected, snapshotIndex);
+      entries.push(decodeOrCorrupt('entry', key, index, () => decodeEntry(key, record)));
+      expected += 1;
+    }
+    return { hardState, snapshot, entries };
+  }
+}
+
+function isLevelLocked(error: unknown): boolean {
+  const codeOf = (value: unknown): unknown => (typeof value === 'object' && value !== null && 'code' in value ? value.code : undefined);
+  return codeOf(error) === 'LEVEL_LOCKED' || (error instanceof Error && codeOf(error.cause) === 'LEVEL_LOCKED');
+}
+
+/** Runs a decoder, turning a decode failure into a corruption error that names the record. */
+function decodeOrCorrupt<T>(record: StorageRecordKind, key: Buffer, position: number | undefined, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof RecordDecodeError || error instanceof RangeError) {
+      const where = position === undefined ? { keyHex: key.toString('hex') } : { keyHex: key.toString('hex'), position };
+      throw new StorageCorruptionError(record, error.message, where);
+    }
+    throw error;
+  }
+}
+
+function logShapeError(index: number, expected: number, snapshotIndex: number): StorageCorruptionError {
+  const keyHex = entryKey(index).toString('hex');
+  if (index <= snapshotIndex) {
+    return new StorageCorruptionError('log', `is an entry at or below the snapshot index ${snapshotIndex}; the writer never leaves one`, { keyHex, position: index });
+  }
+  return new StorageCorruptionError('log', `follows a gap: expected index ${expected} next`, { keyHex, position: index });
+}
+
+async function checkFormatMarker(db: Db, dir: string): Promise<void> {
+  const marker = await db.get(FORMAT_MARKER_KEY);
+  if (marker === undefined) {
+    const anyKey = await db.keys({ limit: 1 }).all();
+    if (anyKey.length > 0) {
+      throw new StorageCorruptionError('formatMarker', `is missing although ${dir} holds data: not a raftree store, or its marker was lost`, {
+        keyHex: FORMAT_MARKER_KEY.toString('hex'),
+      });
+    }
+    await db.put(FORMAT_MARKER_KEY, encodeFormatMarker(), { sync: true });
+    return;
+  }
+  const version = decodeOrCorrupt('formatMarker', FORMAT_MARKER_KEY, undefined, () => decodeFormatMarker(marker));
+  if (version !== FORMAT_VERSION) throw new StorageUnsupportedFormatError(dir, version, FORMAT_VERSION);
+}
+
+async function readSnapshotMeta(db: Db): Promise<StoredSnapshotMeta | null> {
+  const record = await db.get(SNAPSHOT_META_KEY);
+  if (record === undefined) return null;
+  return decodeOrCorrupt('snapshotMeta', SNAPSHOT_META_KEY, undefined, () => decodeSnapshotMeta(record));
+}
+
+/** Log bounds from the first and last entry keys: two seeks, no scan. */
+async function readLogBounds(db: Db, snapshotIndex: number): Promise<LogBounds> {
+  const [firstKey] = await db.keys({ ...ENTRY_RANGE, limit: 1 }).all();
+  const [lastKey] = await db.keys({ ...ENTRY_RANGE, limit: 1, reverse: true }).all();
+  if (firstKey === undefined || lastKey === undefined) return { snapshotIndex, lastIndex: snapshotIndex };
+  const first = indexOfEntryKey(firstKey);
+  const last = indexOfEntryKey(lastKey);
+  if (first === null) throw new StorageCorruptionError('entry', 'has a malformed key', { keyHex: firstKey.toString('hex') });
+  if (last === null) throw new StorageCorruptionError('entry', 'has a malformed key', { keyHex: lastKey.toString('hex') });
+  if (first !== snapshotIndex + 1) {
+    throw new StorageCorruptionError('log', `is the first stored entry, but entries must start right after the snapshot index ${snapshotIndex}`, {
+      keyHex: firstKey.toString('hex'),
+      position: first,
+    });
+  }
+  return { snapshotIndex, lastIndex: last };
+}
+
+async function readSnapshotImage(db: Db, stored: StoredSnapshotMeta | null): Promise<Snapshot | null> {
+  if (stored === null) {
+    const [strayKey] = await db.keys({ ...SNAPSHOT_CHUNK_RANGE, limit: 1 }).all();
+    if (strayKey !== undefined) {
+      throw new StorageCorruptionError('snapshotChunk', 'exists but no snapshot metadata does', { keyHex: strayKey.toString('hex'), position: chunkNumberOfKey(strayKey) ?? -1 });
+    }
+    return null;
+  }
+  const { meta, imageLength, chunkCount, imageCrc } = stored;
+  const image = new Uint8Array(imageLength);
+  let filled = 0;
+  let expectedChunk = 0;
+  for await (const [key, record] of db.iterator(SNAPSHOT_CHUNK_RANGE)) {
+    const chunk = chunkNumberOfKey(key);
+    const keyHex = key.toString('hex');
+    if (chunk === null) throw new StorageCorruptionError('snapshotChunk', 'has a malformed key', { keyHex });
+    if (chunk >= chunkCount) throw new StorageCorruptionError('snapshotChunk', `is beyond the ${chunkCount} chunks the snapshot metadata declares`, { keyHex, position: chunk });
+    if (chunk !== expectedChunk) throw new StorageCorruptionError('snapshotChunk', 'is missing', { keyHex: snapshotChunkKey(expectedChunk).toString('hex'), position: expectedChunk });
+    const decoded = decodeOrCorrupt('snapshotChunk', key, chunk, () => decodeSnapshotChunk(key, record));
+    if (decoded.snapshotIndex !== meta.index || decoded.snapshotTerm !== meta.term) {
+      throw new StorageCorruptionError(
+        'snapshotChunk',
+        `belongs to snapshot ${decoded.snapshotIndex}/${decoded.snapshotTerm}, not to the stored snapshot ${meta.index}/${meta.term}`,
+        { keyHex, position: chunk },
+      );
+    }
+    if (filled + decoded.data.length > imageLength) {
+      throw new StorageCorruptionError('snapshotChunk', `overflows the declared image length ${imageLength}`, { keyHex, position: chunk });
+    }
+    image.set(decoded.data, filled);
+    filled += decoded.data.length;
+    expectedChunk += 1;
+  }
+  if (expectedChunk !== chunkCount) {
+    throw new StorageCorruptionError('snapshotChunk', `is missing (the metadata declares ${chunkCount} chunks)`, {
+      keyHex: snapshotChunkKey(expectedChunk).toString('hex'),
+      position: expectedChunk,
+    });
+  }
+  if (filled !== imageLength) throw new StorageCorruptionError('snapshotMeta', `declares an image of ${imageLength} bytes but the chunks hold ${filled}`);
+  if (crc32(image) !== imageCrc) throw new StorageCorruptionError('snapshotMeta', 'image checksum does not match the reassembled chunks');
+  return { meta, data: image };
+}
