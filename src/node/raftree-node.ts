@@ -1,0 +1,183 @@
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { SeededRandom } from '../common/prng.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { defaultRaftConfig, type RaftConfig } from '../raft/config.js';
+import type { ConfChange, NodeId } from '../raft/types.js';
+import { Replica } from '../replica/replica.js';
+import { LevelRaftStorage } from '../storage/level-raft-storage.js';
+import {
+  PeerTransport,
+  RAFT_PEER_SERVER_OPTIONS,
+  registerRaftPeerService,
+  type RaftPeerServiceHandle,
+} from '../transport/index.js';
+import { validateNodeConfig, type NodeConfig } from './node-config.js';
+
+/** Hooks for the layers above the replica (client API, HTTP side port), kept out of this file. */
+export interface NodeExtension {
+  /** Called before the gRPC server binds: register services on it. */
+  attach?(node: RaftreeNode, server: grpc.Server): void | Promise<void>;
+  /** Called after the node is up. */
+  started?(node: RaftreeNode): void | Promise<void>;
+  /** Called first on shutdown. */
+  stop?(): void | Promise<void>;
+}
+
+/**
+ * One raftree server: LevelDB storage, the Raft replica, the peer transport and the gRPC
+ * server that hosts both the peer service and the client services, on one port.
+ */
+export class RaftreeNode {
+  readonly config: NodeConfig;
+  readonly logger: Logger;
+  readonly replica: Replica;
+  readonly transport: PeerTransport;
+  /** Every member's gRPC address: the founders from --peers plus members added at run time. */
+  readonly addresses: Map<NodeId, string>;
+  /** The port the gRPC server actually bound (differs from config when it asked for port 0). */
+  readonly port: number;
+  private readonly server: grpc.Server;
+  private readonly storage: LevelRaftStorage;
+  private readonly peerService: RaftPeerServiceHandle;
+  private readonly extensions: readonly NodeExtension[];
+  private stopping: Promise<void> | null = null;
+
+  private constructor(parts: {
+    config: NodeConfig;
+    logger: Logger;
+    replica: Replica;
+    transport: PeerTransport;
+    addresses: Map<NodeId, string>;
+    port: number;
+    server: grpc.Server;
+    storage: LevelRaftStorage;
+    peerService: RaftPeerServiceHandle;
+    extensions: readonly NodeExtension[];
+  }) {
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.replica = parts.replica;
+    this.transport = parts.transport;
+    this.addresses = parts.addresses;
+    this.port = parts.port;
+    this.server = parts.server;
+    this.storage = parts.storage;
+    this.peerService = parts.peerService;
+    this.extensions = parts.extensions;
+  }
+
+  static async start(
+    config: NodeConfig,
+    options: { logger?: Logger; extensions?: readonly NodeExtension[] } = {},
+  ): Promise<RaftreeNode> {
+    validateNodeConfig(config);
+    const logger = options.logger ?? createLogger({ nodeId: config.id, level: config.logLevel });
+    const extensions = options.extensions ?? [];
+    const storage = await LevelRaftStorage.open(join(config.dataDir, 'raft'));
+    const addresses = new Map(config.peers);
+    const transport = new PeerTransport({
+      selfId: config.id,
+      peers: addresses,
+      logger: logger.child({ module: 'transport' }),
+    });
+    const server = new grpc.Server({
+      ...RAFT_PEER_SERVER_OPTIONS,
+      'grpc.max_receive_message_length': Math.max(
+        Number(RAFT_PEER_SERVER_OPTIONS['grpc.max_receive_message_length'] ?? 0),
+        Math.ceil(config.limits.maxRequestBytes) + 64 * 1024,
+      ),
+    });
+    let replica: Replica | null = null;
+    const peerService = registerRaftPeerService(server, {
+      selfId: config.id,
+      onMessage: (message) => replica?.step(message),
+      logger: logger.child({ module: 'peer-service' }),
+    });
+    const raftConfig: RaftConfig = {
+      ...defaultRaftConfig,
+      electionTicks: config.electionTicks,
+      heartbeatTicks: config.heartbeatTicks,
+    };
+    try {
+      replica = await Replica.start({
+        id: config.id,
+        founders: [...config.peers.keys()],
+        raftConfig,
+        tickMs: config.tickMs,
+        snapshotEveryEntries: config.snapshotEveryEntries,
+        storage,
+        transport,
+        random: new SeededRandom(randomInt(2 ** 32 - 1)),
+        logger,
+      });
+    } catch (error) {
+      await transport.close();
+      await storage.close();
+      throw error;
+    }
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(config.listen, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+        error ? reject(new Error(`cannot listen on ${config.listen}: ${error.message}`)) : resolve(boundPort),
+      );
+    }).catch(async (error: unknown) => {
+      await replica.stop();
+      await transport.close();
+      await storage.close();
+      throw error;
+    });
+    const node = new RaftreeNode({
+      config,
+      logger,
+      replica,
+      transport,
+      addresses,
+      port,
+      server,
+      storage,
+      peerService,
+      extensions,
+    });
+    replica.on('confChange', (change) => node.onConfChange(change));
+    replica.on('fatal', () => void node.stop());
+    for (const extension of extensions) await extension.attach?.(node, server);
+    for (const extension of extensions) await extension.started?.(node);
+    logger.info({ listen: config.listen, port, peers: Object.fromEntries(config.peers) }, 'node started');
+    return node;
+  }
+
+  private onConfChange(change: ConfChange): void {
+    if (change.type === 'removeNode') {
+      this.addresses.delete(change.nodeId);
+    } else if (change.context) {
+      this.addresses.set(change.nodeId, change.context);
+    }
+    this.transport.setPeers(this.addresses);
+  }
+
+  /** Graceful shutdown: client services first, then Raft, then storage. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const extension of this.extensions) await extension.stop?.();
+    await this.replica.stop();
+    this.peerService.close();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await this.transport.close();
+    await this.storage.close();
+    this.logger.info('node stopped');
+  }
+}

@@ -1,0 +1,512 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../common/logger.js';
+import { decodeConfChange } from '../raft/conf-change.js';
+import type { Random, RaftConfig } from '../raft/config.js';
+import { RaftError } from '../raft/errors.js';
+import { RaftNode, type RaftStatus } from '../raft/raft-node.js';
+import {
+  EntryType,
+  type ConfChange,
+  type Entry,
+  type Message,
+  type NodeId,
+  type Ready,
+  type SoftState,
+} from '../raft/types.js';
+import { KvStateMachine } from '../state-machine/index.js';
+import type { ApplyOutcome } from '../state-machine/types.js';
+import type { RaftStorage } from '../storage/raft-storage.js';
+import { ReplicaError } from './errors.js';
+
+/** What the replica needs from the peer transport. */
+export interface MessageSender {
+  send(messages: readonly Message[]): void;
+}
+
+export interface ReplicaOptions {
+  readonly id: NodeId;
+  /** The founding voters; used only when the data directory is empty. */
+  readonly founders: readonly NodeId[];
+  readonly raftConfig: RaftConfig;
+  readonly tickMs: number;
+  /** Take a snapshot and compact the log after this many applied entries. */
+  readonly snapshotEveryEntries: number;
+  readonly storage: RaftStorage;
+  readonly transport: MessageSender;
+  readonly random: Random;
+  readonly logger: Logger;
+}
+
+/** Observations for metrics; every field is cumulative. */
+export interface ReplicaCounters {
+  readyBatches: number;
+  persistBatches: number;
+  entriesPersisted: number;
+  proposalsCommitted: number;
+  proposalsFailed: number;
+  leaderChanges: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
+  readsServed: number;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (outcome: ApplyOutcome) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface ReadWaiter {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export interface ReplicaEvents {
+  /** Role, leader or term changed. */
+  softState: [SoftState];
+  /** A membership change was applied. */
+  confChange: [ConfChange];
+  /** Storage failed: the node cannot continue safely and must stop. */
+  fatal: [Error];
+  /** Proposal persisted: duration of the synced write in ms and how many entries it carried. */
+  persisted: [number, number];
+}
+
+/**
+ * The runtime around the pure Raft core: it feeds the core ticks, peer messages, proposals
+ * and read requests, and carries out each Ready in the order Raft requires — persist (one
+ * synced batch), then send, then apply, then advance. Proposals and reads that arrive while a
+ * batch is being persisted join the next batch, so many share one fsync (group commit).
+ */
+export class Replica extends EventEmitter<ReplicaEvents> {
+  readonly id: NodeId;
+  readonly stateMachine: KvStateMachine;
+  readonly counters: ReplicaCounters = {
+    readyBatches: 0,
+    persistBatches: 0,
+    entriesPersisted: 0,
+    proposalsCommitted: 0,
+    proposalsFailed: 0,
+    leaderChanges: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    readsServed: 0,
+  };
+
+  private readonly raft: RaftNode;
+  private readonly options: ReplicaOptions;
+  private readonly log: Logger;
+  private ticker: NodeJS.Timeout | null = null;
+  private driving = false;
+  private driveScheduled = false;
+  private stopped = false;
+  private failed: Error | null = null;
+  private softState: SoftState;
+
+  private readonly proposals = new Map<number, PendingProposal>();
+  /** Reads waiting to be batched into one ReadIndex request. */
+  private readBatch: ReadWaiter[] = [];
+  private readSequence = 0;
+  /** ReadIndex requests sent, waiting for their read state. */
+  private readonly readsInFlight = new Map<string, { waiters: ReadWaiter[]; sentAtTick: number }>();
+  /** Read states received, waiting for the state machine to reach their index. */
+  private readsAwaitingApply: { index: number; waiters: ReadWaiter[] }[] = [];
+  private ticks = 0;
+
+  private constructor(options: ReplicaOptions, raft: RaftNode, stateMachine: KvStateMachine) {
+    super();
+    this.options = options;
+    this.id = options.id;
+    this.raft = raft;
+    this.stateMachine = stateMachine;
+    this.log = options.logger;
+    const status = raft.status();
+    this.softState = { role: status.role, leader: status.leader, term: status.term };
+  }
+
+  /** Restart from storage (hard state, snapshot, log) or bootstrap a fresh node. */
+  static async start(options: ReplicaOptions): Promise<Replica> {
+    const persisted = await options.storage.load();
+    const stateMachine = persisted.snapshot
+      ? KvStateMachine.fromSnapshot(persisted.snapshot.data)
+      : new KvStateMachine();
+    const raft = new RaftNode({
+      id: options.id,
+      config: options.raftConfig,
+      random: options.random,
+      persisted,
+      bootstrapVoters: options.founders,
+    });
+    const replica = new Replica(options, raft, stateMachine);
+    options.logger.info(
+      {
+        term: persisted.hardState.term,
+        commit: persisted.hardState.commit,
+        snapshotIndex: persisted.snapshot?.meta.index ?? 0,
+        logEntries: persisted.entries.length,
+        keys: stateMachine.keyCount,
+      },
+      'replica restored from disk',
+    );
+    replica.ticker = setInterval(() => replica.tick(), options.tickMs);
+    replica.schedule();
+    return replica;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Inputs
+
+  /** A message from a peer. */
+  step(message: Message): void {
+    if (this.stopped) return;
+    this.raft.step(message);
+    this.schedule();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.ticks++;
+    this.raft.tick();
+    this.expireReads();
+    this.schedule();
+  }
+
+  /**
+   * Propose an encoded command; resolves with its outcome once applied on this node.
+   * Rejects NOT_LEADER on a follower, LEADERSHIP_LOST or PROPOSAL_DROPPED when it did not make it.
+   */
+  propose(command: Uint8Array): Promise<ApplyOutcome> {
+    this.checkRunning();
+    let accepted: { index: number; term: number };
+    try {
+      accepted = this.raft.propose(command);
+    } catch (error) {
+      throw this.translate(error);
+    }
+    this.schedule();
+    return new Promise<ApplyOutcome>((resolve, reject) => {
+      this.proposals.set(accepted.index, { term: accepted.term, resolve, reject });
+    });
+  }
+
+  /** Propose a membership change (leader only); resolves once it is applied here. */
+  proposeConfChange(change: ConfChange): Promise<void> {
+    this.checkRunning();
+    let accepted: { index: number; term: number };
+    try {
+      accepted = this.raft.proposeConfChange(change);
+    } catch (error) {
+      throw this.translate(error);
+    }
+    this.schedule();
+    return new Promise<void>((resolve, reject) => {
+      this.proposals.set(accepted.index, { term: accepted.term, resolve: () => resolve(), reject });
+    });
+  }
+
+  /**
+   * Resolves when a linearizable read may be served from the local state machine: the
+   * leader confirmed its leadership with a quorum after the read arrived (ReadIndex), and
+   * this node has applied up to that point. Reads arriving together share one round.
+   */
+  readBarrier(): Promise<void> {
+    this.checkRunning();
+    return new Promise<void>((resolve, reject) => {
+      this.readBatch.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  transferLeadership(target: NodeId): void {
+    this.checkRunning();
+    try {
+      this.raft.transferLeadership(target);
+    } catch (error) {
+      throw this.translate(error);
+    }
+    this.schedule();
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  get leaderId(): NodeId | null {
+    return this.softState.leader;
+  }
+
+  get isLeader(): boolean {
+    return this.softState.role === 'leader';
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.failAll(new ReplicaError('STOPPED', `node ${this.id} is shutting down`));
+    // Let an in-flight Ready finish so storage is not closed under it.
+    while (this.driving) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  private checkRunning(): void {
+    if (this.failed)
+      throw new ReplicaError(
+        'STOPPED',
+        `node ${this.id} stopped after a storage failure: ${this.failed.message}`,
+      );
+    if (this.stopped) throw new ReplicaError('STOPPED', `node ${this.id} is shutting down`);
+  }
+
+  private translate(error: unknown): Error {
+    if (error instanceof RaftError) {
+      if (error.code === 'NOT_LEADER') {
+        return error.leaderHint === null
+          ? new ReplicaError(
+              'NO_LEADER',
+              'no leader is known yet (election in progress or no quorum); retry shortly',
+            )
+          : new ReplicaError(
+              'NOT_LEADER',
+              `node ${this.id} is not the leader; ${error.leaderHint} is`,
+              error.leaderHint,
+            );
+      }
+      return new ReplicaError('NOT_LEADER', error.message, error.leaderHint);
+    }
+    return error instanceof Error ? error : new Error(String(error));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // The Ready loop
+
+  /** Run the loop soon; inputs arriving in the same turn of the event loop share one Ready. */
+  private schedule(): void {
+    if (this.driveScheduled || this.driving || this.stopped) return;
+    this.driveScheduled = true;
+    setImmediate(() => {
+      this.driveScheduled = false;
+      void this.drive();
+    });
+  }
+
+  private async drive(): Promise<void> {
+    if (this.driving || this.stopped) return;
+    this.driving = true;
+    try {
+      this.flushReadBatch();
+      while (!this.stopped && this.raft.hasReady()) {
+        await this.handleReady(this.raft.ready());
+        this.flushReadBatch();
+      }
+    } catch (error) {
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    this.counters.readyBatches++;
+    if (ready.softState) this.onSoftState(ready.softState);
+
+    // 1. Persist: one synced batch. Nothing below may happen before it is durable.
+    if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
+      const started = performance.now();
+      await this.options.storage.persist({
+        hardState: ready.hardState,
+        entries: ready.entries,
+        snapshot: ready.snapshot,
+      });
+      this.counters.persistBatches++;
+      this.counters.entriesPersisted += ready.entries.length;
+      this.emit('persisted', performance.now() - started, ready.entries.length);
+    }
+    // 2. Send.
+    if (ready.messages.length > 0) this.options.transport.send(ready.messages);
+    // 3. Apply.
+    if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    for (const rs of ready.readStates) this.onReadState(rs.requestId, rs.index);
+    // 4. Advance.
+    this.raft.advance();
+    this.serveReads();
+    await this.maybeCompact();
+  }
+
+  private onSoftState(next: SoftState): void {
+    const previous = this.softState;
+    this.softState = next;
+    if (previous.leader !== next.leader) this.counters.leaderChanges++;
+    this.log.info(
+      { role: next.role, term: next.term, leader: next.leader },
+      `role ${next.role}, term ${next.term}`,
+    );
+    if (previous.role === 'leader' && next.role !== 'leader') {
+      this.failProposals(
+        new ReplicaError(
+          'LEADERSHIP_LOST',
+          `node ${this.id} lost leadership before the request was applied; it may or may not have taken effect`,
+          next.leader,
+        ),
+      );
+    }
+    if (next.leader === null || previous.term !== next.term) {
+      // Reads in flight to a former leader will never be answered.
+      this.failReadsInFlight(
+        new ReplicaError('NO_LEADER', 'leadership changed while confirming a read; retry'),
+      );
+    }
+    this.emit('softState', next);
+  }
+
+  private applyEntry(entry: Entry): void {
+    let outcome: ApplyOutcome;
+    if (entry.type === EntryType.ConfChange) {
+      outcome = this.stateMachine.apply(entry.index, EMPTY);
+      const change = decodeConfChange(entry.data);
+      this.log.info({ change, index: entry.index }, 'membership change applied');
+      this.emit('confChange', change);
+    } else {
+      outcome = this.stateMachine.apply(entry.index, entry.data);
+    }
+    const proposal = this.proposals.get(entry.index);
+    if (!proposal) return;
+    this.proposals.delete(entry.index);
+    if (proposal.term === entry.term) {
+      this.counters.proposalsCommitted++;
+      proposal.resolve(outcome);
+    } else {
+      this.counters.proposalsFailed++;
+      proposal.reject(
+        new ReplicaError(
+          'PROPOSAL_DROPPED',
+          'the request was overwritten by a new leader and not applied; retry',
+        ),
+      );
+    }
+  }
+
+  private installSnapshot(image: Uint8Array, index: number): void {
+    this.stateMachine.restore(image);
+    this.counters.snapshotsInstalled++;
+    this.log.info({ index, keys: this.stateMachine.keyCount }, 'installed snapshot from leader');
+    // Proposals at or below the snapshot can no longer be matched to their entries.
+    for (const [proposalIndex, proposal] of this.proposals) {
+      if (proposalIndex > index) continue;
+      this.proposals.delete(proposalIndex);
+      proposal.reject(
+        new ReplicaError('LEADERSHIP_LOST', 'the outcome of the request is unknown (replaced by a snapshot)'),
+      );
+    }
+  }
+
+  private async maybeCompact(): Promise<void> {
+    const applied = this.stateMachine.appliedIndex;
+    if (
+      applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries ||
+      applied > this.raft.appliedIndex
+    )
+      return;
+    const started = performance.now();
+    const snapshot = this.raft.compact(applied, this.stateMachine.snapshot());
+    await this.options.storage.compact(snapshot);
+    this.counters.snapshotsTaken++;
+    this.log.info(
+      { index: applied, bytes: snapshot.data.length, ms: Math.round(performance.now() - started) },
+      'snapshot taken, log compacted',
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads
+
+  private flushReadBatch(): void {
+    if (this.readBatch.length === 0) return;
+    const waiters = this.readBatch;
+    this.readBatch = [];
+    const requestId = `${this.id}:${++this.readSequence}`;
+    try {
+      this.raft.readIndex([requestId]);
+    } catch (error) {
+      const failure = this.translate(error);
+      for (const w of waiters) w.reject(failure);
+      return;
+    }
+    this.readsInFlight.set(requestId, { waiters, sentAtTick: this.ticks });
+  }
+
+  private onReadState(requestId: string, index: number): void {
+    const inFlight = this.readsInFlight.get(requestId);
+    if (!inFlight) return;
+    this.readsInFlight.delete(requestId);
+    this.readsAwaitingApply.push({ index, waiters: inFlight.waiters });
+  }
+
+  private serveReads(): void {
+    if (this.readsAwaitingApply.length === 0) return;
+    const applied = this.stateMachine.appliedIndex;
+    const stillWaiting: typeof this.readsAwaitingApply = [];
+    for (const read of this.readsAwaitingApply) {
+      if (read.index <= applied) {
+        this.counters.readsServed += read.waiters.length;
+        for (const w of read.waiters) w.resolve();
+      } else {
+        stillWaiting.push(read);
+      }
+    }
+    this.readsAwaitingApply = stillWaiting;
+  }
+
+  /** A ReadIndex request whose answer was lost (e.g. a dropped message) fails after an election timeout. */
+  private expireReads(): void {
+    const limit = this.options.raftConfig.electionTicks * 2;
+    for (const [id, read] of this.readsInFlight) {
+      if (this.ticks - read.sentAtTick < limit) continue;
+      this.readsInFlight.delete(id);
+      const error = new ReplicaError(
+        'TIMEOUT',
+        'the leader did not confirm the read in time (no quorum?); retry',
+      );
+      for (const w of read.waiters) w.reject(error);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Failure
+
+  private failProposals(error: Error): void {
+    for (const proposal of this.proposals.values()) {
+      this.counters.proposalsFailed++;
+      proposal.reject(error);
+    }
+    this.proposals.clear();
+  }
+
+  private failReadsInFlight(error: Error): void {
+    for (const read of this.readsInFlight.values()) for (const w of read.waiters) w.reject(error);
+    this.readsInFlight.clear();
+  }
+
+  private failAll(error: Error): void {
+    this.failProposals(error);
+    this.failReadsInFlight(error);
+    for (const w of this.readBatch) w.reject(error);
+    this.readBatch = [];
+    for (const read of this.readsAwaitingApply) for (const w of read.waiters) w.reject(error);
+    this.readsAwaitingApply = [];
+  }
+
+  /** Storage failed: continuing could violate durability promises, so stop (etcd: lg.Fatal). */
+  private fail(error: Error): void {
+    this.failed = error;
+    this.log.fatal({ err: error }, 'storage failure: the node stops');
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.failAll(
+      new ReplicaError('STOPPED', `node ${this.id} stopped after a storage failure: ${error.message}`),
+    );
+    this.emit('fatal', error);
+  }
+}
