@@ -15,6 +15,15 @@ import {
 } from '../transport/index.js';
 import { validateNodeConfig, type NodeConfig } from './node-config.js';
 
+/** One client request as the API layer saw it. */
+export interface CompletedRequest {
+  /** gRPC method, e.g. "KV/Put". */
+  readonly method: string;
+  /** gRPC status code name, e.g. "OK", "INVALID_ARGUMENT". */
+  readonly code: string;
+  readonly seconds: number;
+}
+
 /** Hooks for the layers above the replica (client API, HTTP side port), kept out of this file. */
 export interface NodeExtension {
   /** Called before the gRPC server binds: register services on it. */
@@ -43,6 +52,7 @@ export class RaftreeNode {
   private readonly peerService: RaftPeerServiceHandle;
   private readonly extensions: readonly NodeExtension[];
   private stopping: Promise<void> | null = null;
+  private readonly requestListeners: ((request: CompletedRequest) => void)[] = [];
 
   private constructor(parts: {
     config: NodeConfig;
@@ -145,6 +155,15 @@ export class RaftreeNode {
     for (const extension of extensions) await extension.started?.(node);
     logger.info({ listen: config.listen, port, peers: Object.fromEntries(config.peers) }, 'node started');
     return node;
+  }
+
+  /** The client API reports every finished request here (for metrics and logs). */
+  reportRequest(request: CompletedRequest): void {
+    for (const listener of this.requestListeners) listener(request);
+  }
+
+  onRequest(listener: (request: CompletedRequest) => void): void {
+    this.requestListeners.push(listener);
   }
 
   private onConfChange(change: ConfChange): void {
