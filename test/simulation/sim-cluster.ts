@@ -153,8 +153,8 @@ export class SimCluster {
       ...defaultRaftConfig,
       preVote: this.options.preVote,
       checkQuorum: this.options.checkQuorum,
-      maxInflightMessages: 4,
-      maxAppendBytes: 256,
+      maxInflightMessages: this.options.maxInflightMessages,
+      maxAppendBytes: this.options.maxAppendBytes,
     };
     this.traceLines = simOptions.trace ? [] : null;
     this.founders = Array.from({ length: this.options.voters }, (_, i) => `n${i + 1}`);

@@ -29,6 +29,9 @@ export interface SwarmOptions {
   readonly snapshotInterval: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /** Flow control: small caps exercise batching limits and the in-flight window. */
+  readonly maxAppendBytes: number;
+  readonly maxInflightMessages: number;
 }
 
 export function swarmOptions(rng: SeededRandom, overrides: Partial<SwarmOptions> = {}): SwarmOptions {
@@ -38,7 +41,7 @@ export function swarmOptions(rng: SeededRandom, overrides: Partial<SwarmOptions>
     spares: rng.chance(0.6) ? 2 : 0,
     tickMs: 10,
     chaosTicks: 3000,
-    livenessTicks: 600,
+    livenessTicks: 1000,
     messageLoss: hostile ? rng.pick([0, 0.01, 0.05, 0.15, 0.3]) : 0,
     messageDuplication: rng.pick([0, 0, 0.01, 0.05]),
     delayMinMs: 1,
@@ -55,6 +58,8 @@ export function swarmOptions(rng: SeededRandom, overrides: Partial<SwarmOptions>
     snapshotInterval: rng.pick([8, 30, 100, 1000]),
     preVote: true,
     checkQuorum: true,
+    maxAppendBytes: rng.pick([256, 4096, 1024 * 1024]),
+    maxInflightMessages: rng.pick([2, 4, 64]),
   };
   return { ...options, ...overrides };
 }
