@@ -151,8 +151,14 @@ export class RaftreeNode {
     });
     replica.on('confChange', (change) => node.onConfChange(change));
     replica.on('fatal', () => void node.stop());
-    for (const extension of extensions) await extension.attach?.(node, server);
-    for (const extension of extensions) await extension.started?.(node);
+    try {
+      for (const extension of extensions) await extension.attach?.(node, server);
+      for (const extension of extensions) await extension.started?.(node);
+    } catch (error) {
+      // A half-started node must not linger (e.g. its HTTP port was taken): stop, then report.
+      await node.stop();
+      throw error;
+    }
     logger.info({ listen: config.listen, port, peers: Object.fromEntries(config.peers) }, 'node started');
     return node;
   }
