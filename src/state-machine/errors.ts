@@ -1,0 +1,95 @@
+/**
+ * Typed errors of the state machine. `code` is stable (the API layer maps it to a gRPC status);
+ * the message is for a person; the optional fields carry what a program needs to recover
+ * (e.g. the compacted revision to restart a watch from).
+ */
+
+export const StateMachineErrorCode = {
+  /** A malformed request: empty key, negative revision, bad option. Maps to INVALID_ARGUMENT. */
+  InvalidArgument: 'INVALID_ARGUMENT',
+  /** A txn branch writes the same key twice (or puts a key its own delete covers). */
+  DuplicateKey: 'DUPLICATE_KEY',
+  /** The requested revision's history was compacted away. Carries `compactRevision`. */
+  Compacted: 'COMPACTED',
+  /** The requested revision has not happened yet. Carries `currentRevision`. */
+  FutureRevision: 'FUTURE_REVISION',
+  /** A command's bytes are not a valid encoding (truncated, unknown tag, bad UTF-8, trailing bytes). */
+  CorruptCommand: 'CORRUPT_COMMAND',
+  /** A well-formed command of a kind this version reserves but does not implement yet. */
+  UnsupportedCommand: 'UNSUPPORTED_COMMAND',
+  /** A snapshot image failed its checksum or structural checks; nothing was restored. */
+  CorruptSnapshot: 'CORRUPT_SNAPSHOT',
+  /** apply() was given a log index at or below the one already applied. */
+  AlreadyApplied: 'ALREADY_APPLIED',
+  /** A watcher's queue outgrew its bound because its consumer did not take events fast enough. */
+  WatcherTooSlow: 'WATCHER_TOO_SLOW',
+  /** The watcher was cancelled by its owner. */
+  WatchCancelled: 'WATCH_CANCELLED',
+  /** The state was replaced by an older snapshot, so a live watcher's position no longer exists. */
+  StateRestored: 'STATE_RESTORED',
+  /** A watch listener threw; the watcher was cancelled so the apply loop stays healthy. */
+  ListenerFailed: 'LISTENER_FAILED',
+  /** A bug in the state machine itself (an invariant broke). */
+  Internal: 'INTERNAL',
+} as const;
+export type StateMachineErrorCode = (typeof StateMachineErrorCode)[keyof typeof StateMachineErrorCode];
+
+export interface StateMachineErrorDetails {
+  readonly key?: string;
+  readonly requestedRevision?: number;
+  readonly compactRevision?: number;
+  readonly currentRevision?: number;
+}
+
+export class StateMachineError extends Error {
+  override readonly name = 'StateMachineError';
+  readonly code: StateMachineErrorCode;
+  readonly key?: string;
+  readonly requestedRevision?: number;
+  readonly compactRevision?: number;
+  readonly currentRevision?: number;
+
+  constructor(code: StateMachineErrorCode, message: string, details: StateMachineErrorDetails = {}) {
+    super(message);
+    this.code = code;
+    if (details.key !== undefined) this.key = details.key;
+    if (details.requestedRevision !== undefined) this.requestedRevision = details.requestedRevision;
+    if (details.compactRevision !== undefined) this.compactRevision = details.compactRevision;
+    if (details.currentRevision !== undefined) this.currentRevision = details.currentRevision;
+  }
+}
+
+export function isStateMachineError(error: unknown): error is StateMachineError {
+  return error instanceof StateMachineError;
+}
+
+export function invalidArgument(message: string, key?: string): StateMachineError {
+  return new StateMachineError(
+    StateMachineErrorCode.InvalidArgument,
+    message,
+    key === undefined ? {} : { key },
+  );
+}
+
+export function compactedError(requestedRevision: number, compactRevision: number): StateMachineError {
+  return new StateMachineError(
+    StateMachineErrorCode.Compacted,
+    `revision ${requestedRevision} has been compacted; the oldest available revision is ${compactRevision}`,
+    { requestedRevision, compactRevision },
+  );
+}
+
+export function futureRevisionError(requestedRevision: number, currentRevision: number): StateMachineError {
+  return new StateMachineError(
+    StateMachineErrorCode.FutureRevision,
+    `revision ${requestedRevision} is in the future; the current revision is ${currentRevision}`,
+    { requestedRevision, currentRevision },
+  );
+}
+
+/** Wraps anything thrown into a StateMachineError; a non-typed throw is a bug, reported as INTERNAL. */
+export function toStateMachineError(error: unknown): StateMachineError {
+  if (error instanceof StateMachineError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new StateMachineError(StateMachineErrorCode.Internal, `internal state machine error: ${detail}`);
+}

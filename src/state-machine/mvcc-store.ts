@@ -1,0 +1,294 @@
+/**
+ * The multi-version key space: every retained version of every key, the per-revision change log
+ * that watches replay, and compaction. Reads go through range-read.ts; writes through a
+ * WriteBatch so that all writes of one command land in one revision.
+ *
+ * Retention rule: after compact(R), reads at revisions >= R and watches from revisions >= R still
+ * work. So per key we keep every version written at R or later plus the newest version written
+ * before R when it is live (it is what a read at R - 1 ... R sees, and the prevKv of the key's
+ * first event at R or later). The change log keeps revisions >= max(R, 1).
+ */
+import { compactedError, futureRevisionError, StateMachineError, StateMachineErrorCode } from './errors.js';
+import { type KeyCursor, SortedKeySet } from './key-index.js';
+import type { KeyChange, KeyValue } from './types.js';
+
+export const EMPTY_VALUE: Uint8Array = new Uint8Array(0);
+
+/** Reads at this revision see the newest versions, including those of a write batch in progress. */
+export const LATEST = Number.POSITIVE_INFINITY;
+
+export function isLive(kv: KeyValue | undefined): kv is KeyValue {
+  return kv !== undefined && kv.version > 0;
+}
+
+/** Index of the newest version in `versions` (ascending modRevision) written at or before `revision`; -1 if none. */
+function indexAtRevision(versions: readonly KeyValue[], revision: number): number {
+  let low = 0;
+  let high = versions.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (versions[mid]!.modRevision <= revision) low = mid + 1;
+    else high = mid;
+  }
+  return low - 1;
+}
+
+/**
+ * Everything a store consists of; what the snapshot codec writes and (after validating) reads
+ * back. A store adopts the image it is built from, and image() returns its live structures:
+ * neither side may mutate them afterwards.
+ */
+export interface StoreImage {
+  readonly revision: number;
+  readonly compactRevision: number;
+  /** Keys in ascending order, each with its retained versions (ascending modRevision, never empty). */
+  readonly keys: readonly string[];
+  readonly histories: Map<string, KeyValue[]>;
+  /** changelog[i]: the versions written at revision max(compactRevision, 1) + i, in op order. */
+  readonly changelog: KeyValue[][];
+}
+
+export class MvccStore {
+  private histories: Map<string, KeyValue[]>;
+  /** Every key with at least one retained version (deleted keys stay until compaction drops them). */
+  private keys: SortedKeySet;
+  private changelog: KeyValue[][];
+  private currentRevision: number;
+  private compactedRevision: number;
+  private liveKeys: number;
+  private batchOpen = false;
+
+  constructor(image?: StoreImage) {
+    this.currentRevision = image?.revision ?? 0;
+    this.compactedRevision = image?.compactRevision ?? 0;
+    this.histories = image?.histories ?? new Map();
+    this.keys = SortedKeySet.fromSorted(image?.keys ?? []);
+    this.changelog = image?.changelog ?? [];
+    this.liveKeys = 0;
+    for (const versions of this.histories.values())
+      if (isLive(versions[versions.length - 1])) this.liveKeys++;
+  }
+
+  /** The revision of the last committed write (0 for an empty store). */
+  get revision(): number {
+    return this.currentRevision;
+  }
+
+  /** Reads and watches below this revision get COMPACTED (0: nothing compacted yet). */
+  get compactRevision(): number {
+    return this.compactedRevision;
+  }
+
+  /** The oldest revision whose changes are still in the change log. */
+  get firstRetainedRevision(): number {
+    return Math.max(this.compactedRevision, 1);
+  }
+
+  /** Keys that currently exist (not counting deleted keys whose history is retained). */
+  get keyCount(): number {
+    return this.liveKeys;
+  }
+
+  /**
+   * Turns a request's revision (absent or 0: current) into one to read at, or throws
+   * COMPACTED / FUTURE_REVISION / INVALID_ARGUMENT. Only "current" reads as LATEST, so a txn's
+   * reads see its own earlier writes while an explicit revision never does.
+   */
+  resolveReadRevision(revision: number | undefined): number {
+    if (revision === undefined || revision === 0) return LATEST;
+    if (!Number.isSafeInteger(revision) || revision < 0) {
+      throw new StateMachineError(
+        StateMachineErrorCode.InvalidArgument,
+        `revision must be a non-negative integer, got ${revision}`,
+      );
+    }
+    if (revision > this.currentRevision) throw futureRevisionError(revision, this.currentRevision);
+    if (revision < this.compactedRevision) throw compactedError(revision, this.compactedRevision);
+    return revision;
+  }
+
+  /** The key's live version as of `revision` (use LATEST for now), or undefined. */
+  visibleAt(key: string, revision: number): KeyValue | undefined {
+    const versions = this.histories.get(key);
+    if (versions === undefined) return undefined;
+    const newest = versions[versions.length - 1]!;
+    const found = newest.modRevision <= revision ? newest : versions[indexAtRevision(versions, revision)];
+    return isLive(found) ? found : undefined;
+  }
+
+  /** A cursor over every key with retained history, from the first key >= `key`. */
+  seek(key: string): KeyCursor {
+    return this.keys.seek(key);
+  }
+
+  /**
+   * The changes committed at `revision` to keys `matches` accepts (default: all), in the order the
+   * command made them, each with the key's previous live version.
+   */
+  changesAt(revision: number, matches?: (key: string) => boolean): KeyChange[] {
+    if (revision > this.currentRevision) throw futureRevisionError(revision, this.currentRevision);
+    if (revision < this.firstRetainedRevision) throw compactedError(revision, this.compactedRevision);
+    const changes: KeyChange[] = [];
+    for (const kv of this.changelog[revision - this.firstRetainedRevision]!) {
+      if (matches !== undefined && !matches(kv.key)) continue;
+      const versions = this.histories.get(kv.key)!;
+      const previous = versions[indexAtRevision(versions, revision - 1)];
+      changes.push({ kv, prevKv: isLive(previous) ? previous : undefined });
+    }
+    return changes;
+  }
+
+  /** Starts the writes of one command; they become visible to LATEST reads at once and commit as one revision. */
+  beginWrite(): WriteBatch {
+    if (this.batchOpen) throw new Error('a write batch is already open');
+    this.batchOpen = true;
+    return new WriteBatch(
+      this.currentRevision + 1,
+      (key) => this.visibleAt(key, LATEST),
+      (kv, wasLive) => this.append(kv, wasLive),
+      (written) => this.finishBatch(written),
+      (written) => this.undoBatch(written),
+    );
+  }
+
+  /** Drops history only reads/watches below `revision` could need. Throws on a bad revision. */
+  compact(revision: number): void {
+    if (revision > this.currentRevision) throw futureRevisionError(revision, this.currentRevision);
+    if (revision <= this.compactedRevision) throw compactedError(revision, this.compactedRevision);
+    const floor = revision - 1;
+    const survivors: string[] = [];
+    for (const key of this.keys.toArray()) {
+      const versions = this.histories.get(key)!;
+      let keepFrom = indexAtRevision(versions, floor);
+      if (keepFrom >= 0 && !isLive(versions[keepFrom])) keepFrom++;
+      if (keepFrom > 0) versions.splice(0, keepFrom);
+      if (versions.length === 0) this.histories.delete(key);
+      else survivors.push(key);
+    }
+    if (survivors.length !== this.keys.size) this.keys = SortedKeySet.fromSorted(survivors);
+    this.changelog.splice(0, revision - this.firstRetainedRevision);
+    this.compactedRevision = revision;
+  }
+
+  /** The store's contents for the snapshot codec (live structures: read, never mutate). */
+  image(): StoreImage {
+    return {
+      revision: this.currentRevision,
+      compactRevision: this.compactedRevision,
+      keys: this.keys.toArray(),
+      histories: this.histories,
+      changelog: this.changelog,
+    };
+  }
+
+  private append(kv: KeyValue, wasLive: boolean): void {
+    let versions = this.histories.get(kv.key);
+    if (versions === undefined) {
+      versions = [];
+      this.histories.set(kv.key, versions);
+      this.keys.add(kv.key);
+    }
+    versions.push(kv);
+    if (isLive(kv) && !wasLive) this.liveKeys++;
+    else if (!isLive(kv) && wasLive) this.liveKeys--;
+  }
+
+  /** Removes a batch's versions again; each is the newest of its key because a batch writes a key once. */
+  private undoBatch(written: readonly KeyValue[]): void {
+    this.batchOpen = false;
+    for (let i = written.length - 1; i >= 0; i--) {
+      const kv = written[i]!;
+      const versions = this.histories.get(kv.key)!;
+      versions.pop();
+      const restored = versions[versions.length - 1];
+      if (isLive(kv) && !isLive(restored)) this.liveKeys--;
+      else if (!isLive(kv) && isLive(restored)) this.liveKeys++;
+      if (versions.length === 0) {
+        this.histories.delete(kv.key);
+        this.keys.delete(kv.key);
+      }
+    }
+  }
+
+  private finishBatch(written: KeyValue[]): void {
+    this.batchOpen = false;
+    if (written.length === 0) return;
+    this.currentRevision++;
+    this.changelog.push(written);
+  }
+}
+
+/**
+ * The writes of one command. Each key may be written once per batch (validation rejects
+ * duplicates before execution), so every version in the batch has a distinct key.
+ */
+export class WriteBatch {
+  private readonly written: KeyValue[] = [];
+  private readonly changes: KeyChange[] = [];
+  private finished = false;
+
+  constructor(
+    /** The revision this batch's writes carry (and the store's revision once it commits, if it wrote). */
+    readonly revision: number,
+    private readonly latest: (key: string) => KeyValue | undefined,
+    private readonly append: (kv: KeyValue, wasLive: boolean) => void,
+    private readonly finish: (written: KeyValue[]) => void,
+    private readonly undo: (written: readonly KeyValue[]) => void,
+  ) {}
+
+  get wrote(): boolean {
+    return this.written.length > 0;
+  }
+
+  /** Writes a new version of `key`; returns the live version it replaced, if any. */
+  put(key: string, value: Uint8Array): KeyValue | undefined {
+    const previous = this.latest(key);
+    const kv: KeyValue =
+      previous === undefined
+        ? { key, value, createRevision: this.revision, modRevision: this.revision, version: 1 }
+        : {
+            key,
+            value,
+            createRevision: previous.createRevision,
+            modRevision: this.revision,
+            version: previous.version + 1,
+          };
+    this.record(kv, previous);
+    return previous;
+  }
+
+  /** Deletes `key` if it is live; returns the deleted version, or undefined (and writes nothing). */
+  delete(key: string): KeyValue | undefined {
+    const previous = this.latest(key);
+    if (previous === undefined) return undefined;
+    this.record(
+      { key, value: EMPTY_VALUE, createRevision: 0, modRevision: this.revision, version: 0 },
+      previous,
+    );
+    return previous;
+  }
+
+  /** Ends the batch: commits one revision if anything was written. Returns the changes for watchers. */
+  commit(): readonly KeyChange[] {
+    if (this.finished) throw new Error('write batch already finished');
+    this.finished = true;
+    this.finish(this.written);
+    return this.changes;
+  }
+
+  /**
+   * Ends the batch by removing everything it wrote. Only for unexpected failures: validation runs
+   * before a batch opens, so a correct command never needs this.
+   */
+  abort(): void {
+    if (this.finished) throw new Error('write batch already finished');
+    this.finished = true;
+    this.undo(this.written);
+  }
+
+  private record(kv: KeyValue, previous: KeyValue | undefined): void {
+    this.append(kv, previous !== undefined);
+    this.written.push(kv);
+    this.changes.push({ kv, prevKv: previous });
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The binary image of the whole state machine, for Raft snapshots.
+ *
+ * Layout (version 1; all integers unsigned LEB128 varints, see docs/state-machine.md):
+ *   "RTSM" | version u8 | appliedIndex | revision | compactRevision | keyCount
+ *   keyCount × ( key string | versionCount | versionCount × ( modRevision | version
+ *                | if version > 0: createRevision, value bytes ) )          keys ascending
+ *   for each revision from max(compactRevision, 1) to revision:
+ *     changeCount | changeCount × keyOrdinal                                in op order
+ *   CRC-32 (big-endian u32) of everything before it
+ *
+ * The change-log section records only key ordinals: the version each names is the key's version
+ * at that revision. Equal states encode to equal bytes (keys sorted, change log ordered).
+ */
+import { ByteReader, ByteWriter } from './bytes.js';
+import { crc32 } from './crc32.js';
+import { StateMachineError, StateMachineErrorCode } from './errors.js';
+import { EMPTY_VALUE, MvccStore } from './mvcc-store.js';
+import { compareKeys } from './paths.js';
+import type { KeyValue } from './types.js';
+
+export const SNAPSHOT_FORMAT_VERSION = 1;
+const MAGIC = new Uint8Array([0x52, 0x54, 0x53, 0x4d]); // "RTSM": RafTree State Machine
+const CRC_BYTES = 4;
+
+export interface DecodedSnapshot {
+  readonly appliedIndex: number;
+  readonly store: MvccStore;
+}
+
+function corrupt(message: string): StateMachineError {
+  return new StateMachineError(StateMachineErrorCode.CorruptSnapshot, `corrupt snapshot: ${message}`);
+}
+
+export function encodeSnapshot(appliedIndex: number, store: MvccStore): Uint8Array {
+  const image = store.image();
+  const firstChangeRevision = Math.max(image.compactRevision, 1);
+  const writer = new ByteWriter(1024 + image.keys.length * 48);
+  writer.raw(MAGIC);
+  writer.u8(SNAPSHOT_FORMAT_VERSION);
+  writer.varint(appliedIndex);
+  writer.varint(image.revision);
+  writer.varint(image.compactRevision);
+  writer.varint(image.keys.length);
+
+  // Only keys changed since the change log starts need an ordinal.
+  const ordinals = new Map<string, number>();
+  image.keys.forEach((key, ordinal) => {
+    const versions = image.histories.get(key)!;
+    writer.string(key);
+    writer.varint(versions.length);
+    for (const kv of versions) {
+      writer.varint(kv.modRevision);
+      writer.varint(kv.version);
+      if (kv.version > 0) {
+        writer.varint(kv.createRevision);
+        writer.bytes(kv.value);
+      }
+    }
+    if (versions[versions.length - 1]!.modRevision >= firstChangeRevision) ordinals.set(key, ordinal);
+  });
+  for (const written of image.changelog) {
+    writer.varint(written.length);
+    for (const kv of written) writer.varint(ordinals.get(kv.key)!);
+  }
+  writer.u32(crc32(writer.finish()));
+  return writer.finish();
+}
+
+/** Parses and checks an image; throws CORRUPT_SNAPSHOT (never anything else) if it is not one. */
+export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
+  try {
+    return decodeChecked(bytes);
+  } catch (error) {
+    if (error instanceof StateMachineError) throw error;
+    throw corrupt(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
+  if (bytes.length < MAGIC.length + 1 + CRC_BYTES || !MAGIC.every((byte, i) => bytes[i] === byte)) {
+    throw corrupt('not a raftree state machine snapshot (bad magic)');
+  }
+  const version = bytes[MAGIC.length]!;
+  if (version !== SNAPSHOT_FORMAT_VERSION) {
+    throw corrupt(
+      `format version ${version} is not supported (this replica reads version ${SNAPSHOT_FORMAT_VERSION})`,
+    );
+  }
+  const body = bytes.subarray(0, bytes.length - CRC_BYTES);
+  const storedCrc = new DataView(bytes.buffer, bytes.byteOffset + body.length, CRC_BYTES).getUint32(0);
+  if (crc32(body) !== storedCrc) throw corrupt('checksum mismatch (truncated or damaged image)');
+
+  const reader = new ByteReader(body.subarray(MAGIC.length + 1), corrupt);
+  const appliedIndex = reader.varint();
+  const revision = reader.varint();
+  const compactRevision = reader.varint();
+  if (compactRevision > revision) throw corrupt(`compactRevision ${compactRevision} > revision ${revision}`);
+  const firstChangeRevision = Math.max(compactRevision, 1);
+
+  const keyCount = reader.varint();
+  const keys: string[] = [];
+  const histories = new Map<string, KeyValue[]>();
+  for (let ordinal = 0; ordinal < keyCount; ordinal++) {
+    const key = reader.string();
+    if (ordinal > 0 && compareKeys(keys[ordinal - 1]!, key) >= 0)
+      throw corrupt(`keys out of order at "${key}"`);
+    keys.push(key);
+    histories.set(key, readVersions(reader, key, revision, firstChangeRevision));
+  }
+
+  // Each key's versions from firstChangeRevision on must be named by the change log exactly once,
+  // in revision order: a per-key cursor walks them as the log names them.
+  const nextVersion = keys.map((key) => (histories.get(key)![0]!.modRevision < firstChangeRevision ? 1 : 0));
+  const changelog: KeyValue[][] = [];
+  for (let changeRevision = firstChangeRevision; changeRevision <= revision; changeRevision++) {
+    const changeCount = reader.varint();
+    if (changeCount === 0) throw corrupt(`revision ${changeRevision} has no changes`);
+    const written: KeyValue[] = [];
+    for (let i = 0; i < changeCount; i++) {
+      const ordinal = reader.varint();
+      const versions = ordinal < keyCount ? histories.get(keys[ordinal]!)! : undefined;
+      const kv = versions?.[nextVersion[ordinal]!];
+      if (kv === undefined || kv.modRevision !== changeRevision) {
+        throw corrupt(`change log entry ${ordinal} at revision ${changeRevision} names no matching version`);
+      }
+      nextVersion[ordinal]!++;
+      written.push(kv);
+    }
+    changelog.push(written);
+  }
+  keys.forEach((key, ordinal) => {
+    if (nextVersion[ordinal] !== histories.get(key)!.length)
+      throw corrupt(`change log misses versions of "${key}"`);
+  });
+  reader.expectEnd();
+  return { appliedIndex, store: new MvccStore({ revision, compactRevision, keys, histories, changelog }) };
+}
+
+function readVersions(
+  reader: ByteReader,
+  key: string,
+  revision: number,
+  firstChangeRevision: number,
+): KeyValue[] {
+  const versionCount = reader.varint();
+  if (versionCount === 0) throw corrupt(`key "${key}" has no versions`);
+  const versions: KeyValue[] = [];
+  let previousModRevision = 0;
+  for (let i = 0; i < versionCount; i++) {
+    const modRevision = reader.varint();
+    const version = reader.varint();
+    if (modRevision <= previousModRevision || modRevision > revision) {
+      throw corrupt(`key "${key}" has version at revision ${modRevision} out of order or beyond ${revision}`);
+    }
+    // Compaction keeps at most one older version per key, first, and only a live one.
+    if (modRevision < firstChangeRevision && (i > 0 || version === 0)) {
+      throw corrupt(`key "${key}" keeps history that compaction should have dropped`);
+    }
+    previousModRevision = modRevision;
+    if (version === 0) {
+      versions.push({ key, value: EMPTY_VALUE, createRevision: 0, modRevision, version });
+      continue;
+    }
+    const createRevision = reader.varint();
+    if (createRevision === 0 || createRevision > modRevision) {
+      throw corrupt(`key "${key}" has createRevision ${createRevision} after modRevision ${modRevision}`);
+    }
+    versions.push({ key, value: reader.bytes(), createRevision, modRevision, version });
+  }
+  return versions;
+}
