@@ -11,6 +11,10 @@ export type ReplicaErrorCode =
   | 'PROPOSAL_DROPPED'
   /** The request did not complete in time; for a write the outcome is unknown. */
   | 'TIMEOUT'
+  /** A leadership transfer is in progress: writes are refused until it ends (retry shortly). */
+  | 'TRANSFER_IN_PROGRESS'
+  /** The leader refused the request itself (a membership change while another is pending, an invalid change). */
+  | 'REJECTED'
   /** The node is shutting down. */
   | 'STOPPED';
 

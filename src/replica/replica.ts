@@ -273,7 +273,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
               error.leaderHint,
             );
       }
-      return new ReplicaError('NOT_LEADER', error.message, error.leaderHint);
+      if (error.code === 'TRANSFER_IN_PROGRESS') {
+        return new ReplicaError('TRANSFER_IN_PROGRESS', error.message, error.leaderHint);
+      }
+      return new ReplicaError('REJECTED', error.message, this.softState.leader);
     }
     return error instanceof Error ? error : new Error(String(error));
   }

@@ -15,7 +15,8 @@ export async function freePorts(count: number): Promise<number[]> {
     });
     const address = server.address();
     holders.push(server);
-    if (typeof address === 'object' && address && !(address.port >= 7001 && address.port <= 8003)) ports.push(address.port);
+    if (typeof address === 'object' && address && !(address.port >= 7001 && address.port <= 8003))
+      ports.push(address.port);
   }
   await Promise.all(holders.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
