@@ -38,6 +38,8 @@ export interface PeerCounters {
   droppedQueueFull: number;
   droppedOversize: number;
   droppedOnClose: number;
+  /** Dropped because the peer is unreachable (between failed connection attempts). */
+  droppedPeerDown: number;
   /** Send streams that failed or could not be opened. */
   streamFailures: number;
   snapshotsSent: number;
@@ -53,6 +55,7 @@ export function newPeerCounters(): PeerCounters {
     droppedQueueFull: 0,
     droppedOversize: 0,
     droppedOnClose: 0,
+    droppedPeerDown: 0,
     streamFailures: 0,
     snapshotsSent: 0,
     snapshotsFailed: 0,
@@ -150,6 +153,12 @@ export class PeerLink {
   enqueue(message: StreamedMessage): void {
     if (this.linkState === 'closed') {
       this.drop('droppedOnClose');
+      return;
+    }
+    if (this.linkState === 'backoff') {
+      // The peer is down. Queueing for it would only replay stale traffic when it returns
+      // (etcd drops too); Raft resends what still matters once the peer answers again.
+      this.drop('droppedPeerDown');
       return;
     }
     const bytes = estimateEncodedBytes(message);
@@ -304,13 +313,15 @@ export class PeerLink {
     this.notifyUnreachable();
 
     this.linkState = 'backoff';
+    const discarded = this.queue.clear();
+    this.counters.dropped += discarded;
+    this.counters.droppedPeerDown += discarded;
     this.timer = setTimeout(
       () => {
         this.timer = null;
         if (this.linkState !== 'backoff') return;
-        // Nothing to say: stay idle rather than keep a connection to a peer we do not talk to.
-        if (this.queue.length === 0) this.linkState = 'idle';
-        else this.connect();
+        // Try again with the next message (Raft sends heartbeats and probes all the time).
+        this.linkState = 'idle';
       },
       backoffDelayMs(this.failedAttempts - 1, this.config.backoff),
     );
@@ -449,7 +460,7 @@ export class PeerLink {
     }
   }
 
-  private drop(reason: 'droppedQueueFull' | 'droppedOversize' | 'droppedOnClose'): void {
+  private drop(reason: 'droppedQueueFull' | 'droppedOversize' | 'droppedOnClose' | 'droppedPeerDown'): void {
     this.counters.dropped += 1;
     this.counters[reason] += 1;
   }

@@ -159,14 +159,26 @@ describe('PeerTransport over loopback gRPC', () => {
       const sendMs = performance.now() - started;
       expect(sendMs).toBeLessThan(500);
 
-      await waitFor(() => unreachable.length >= 2, 5_000, 'repeated unreachable reports');
+      // While connecting the queue is bounded; once the connection fails the peer counts as
+      // down and what was queued is dropped. Raft keeps talking, which drives reconnects.
+      await waitFor(() => unreachable.length >= 1, 5_000, 'unreachable report');
       let stats = sender.stats().peers['n2']!;
-      expect(stats.queuedMessages).toBe(100);
-      expect(stats.dropped).toBe(total - 100);
+      expect(stats.queuedMessages).toBe(0);
+      expect(stats.dropped).toBe(total);
       expect(stats.droppedQueueFull).toBe(total - 100);
+      expect(stats.droppedPeerDown).toBe(100);
+      let commit = total;
+      const keepTalking = setInterval(() => sender.send([heartbeat('n1', 'n2', commit++)]), 20);
+      try {
+        await waitFor(() => unreachable.length >= 2, 5_000, 'repeated unreachable reports');
+      } finally {
+        clearInterval(keepTalking);
+      }
+      stats = sender.stats().peers['n2']!;
       expect(stats.sent).toBe(0);
       expect(stats.streamFailures).toBeGreaterThanOrEqual(2);
-      expect(['connecting', 'backoff']).toContain(stats.state);
+      expect(stats.dropped).toBe(commit);
+      expect(['idle', 'connecting', 'backoff']).toContain(stats.state);
 
       // A snapshot to a down peer fails (and says so) instead of hanging.
       sender.send([
@@ -184,13 +196,16 @@ describe('PeerTransport over loopback gRPC', () => {
       await waitFor(() => snapshotResults.length === 1, 5_000, 'snapshot failure report');
       expect(snapshotResults).toEqual([false]);
 
-      // The peer comes up on the same address: the queued (oldest 100) messages arrive, then new ones.
+      // The peer comes up on the same address: nothing stale is replayed, new messages flow.
       const n2 = await serve('n2', port);
-      await waitFor(() => n2.received.length >= 100, 5_000, 'queued messages after reconnect');
-      sender.send([heartbeat('n1', 'n2', total)]);
-      await waitFor(() => n2.received.length === 101, 5_000, 'a fresh message after reconnect');
+      const deadline = Date.now() + 5_000;
+      while (n2.received.length === 0 && Date.now() < deadline) {
+        sender.send([heartbeat('n1', 'n2', commit++)]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       const commits = n2.received.map((m) => (m.type === 'heartbeat' ? m.commit : -1));
-      expect(commits).toEqual([...Array.from({ length: 100 }, (_, i) => i), total]);
+      expect(commits.length).toBeGreaterThan(0);
+      expect(Math.min(...commits)).toBeGreaterThanOrEqual(total);
       stats = sender.stats().peers['n2']!;
       expect(stats.state).toBe('open');
       expect(stats.queuedMessages).toBe(0);
