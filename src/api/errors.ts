@@ -98,6 +98,19 @@ export function fromStateMachineError(error: StateMachineError): ApiError {
       );
     case StateMachineErrorCode.UnsupportedCommand:
       return new ApiError(grpc.status.FAILED_PRECONDITION, error.message);
+    // Sessions and the tree (ZooKeeper's NoNode / NodeExists / NotEmpty / BadVersion ...).
+    case StateMachineErrorCode.InvalidPath:
+      return new ApiError(grpc.status.INVALID_ARGUMENT, error.message);
+    case StateMachineErrorCode.SessionNotFound:
+    case StateMachineErrorCode.NoNode:
+      return new ApiError(grpc.status.NOT_FOUND, error.message);
+    case StateMachineErrorCode.NodeExists:
+      return new ApiError(grpc.status.ALREADY_EXISTS, error.message);
+    case StateMachineErrorCode.NoParent:
+    case StateMachineErrorCode.EphemeralParent:
+    case StateMachineErrorCode.BadVersion:
+    case StateMachineErrorCode.NotEmpty:
+      return new ApiError(grpc.status.FAILED_PRECONDITION, error.message);
     default:
       // CORRUPT_COMMAND and the rest cannot come from a request this layer encoded: a bug.
       return new ApiError(grpc.status.INTERNAL, `internal error: ${error.message}`);

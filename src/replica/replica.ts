@@ -241,6 +241,19 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.softState.role === 'leader';
   }
 
+  /**
+   * The leader has applied an entry of its own term, so its state machine reflects everything
+   * committed before its election (decisions such as session expiry may rely on it).
+   */
+  get isLeaderCaughtUp(): boolean {
+    return this.isLeader && this.raft.logTerm(this.raft.appliedIndex) === this.raft.currentTerm;
+  }
+
+  /** Election timeout lower bound in ms: the silence after which followers may elect anew. */
+  get electionTimeoutMs(): number {
+    return this.options.raftConfig.electionTicks * this.options.tickMs;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -314,6 +327,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.counters.readyBatches++;
     if (ready.softState) this.onSoftState(ready.softState);
 
+    // A leader's replication traffic may leave before its own fsync (Raft thesis §10.2.1):
+    // the leader counts itself towards commit only once its entries are durable, and its term
+    // was made durable before any vote for it was granted. Followers' acknowledgements and
+    // votes still wait for the fsync below.
+    const { early, late } = splitByDurabilityNeed(ready.messages);
+    if (early.length > 0) this.options.transport.send(early);
+
     // 1. Persist: one synced batch. Nothing below may happen before it is durable.
     if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
       const started = performance.now();
@@ -326,8 +346,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       this.counters.entriesPersisted += ready.entries.length;
       this.emit('persisted', performance.now() - started, ready.entries.length);
     }
-    // 2. Send.
-    if (ready.messages.length > 0) this.options.transport.send(ready.messages);
+    // 2. Send what depended on the persisted state.
+    if (late.length > 0) this.options.transport.send(late);
     // 3. Apply.
     if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
@@ -512,4 +532,20 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     );
     this.emit('fatal', error);
   }
+}
+
+/** Messages only a leader sends; they promise nothing about the sender's own disk. */
+const LEADER_TRAFFIC: ReadonlySet<Message['type']> = new Set([
+  'append',
+  'heartbeat',
+  'snapshot',
+  'timeoutNow',
+  'readIndexResp',
+]);
+
+function splitByDurabilityNeed(messages: readonly Message[]): { early: Message[]; late: Message[] } {
+  const early: Message[] = [];
+  const late: Message[] = [];
+  for (const m of messages) (LEADER_TRAFFIC.has(m.type) ? early : late).push(m);
+  return { early, late };
 }

@@ -10,12 +10,17 @@
 import { ByteReader, ByteWriter } from './bytes.js';
 import { invalidArgument, StateMachineError, StateMachineErrorCode } from './errors.js';
 import type {
+  CheckpointSessionsCommand,
   Command,
   Compare,
   CompareOp,
   CompareTarget,
+  CreateCommand,
+  DeleteNodeCommand,
   RangeMode,
   RangeOp,
+  SessionCheckpoint,
+  SessionCloseReason,
   TxnCommand,
   TxnOp,
 } from './types.js';
@@ -30,6 +35,11 @@ export const CommandTag = {
   deleteRange: 3,
   txn: 4,
   compact: 5,
+  openSession: 16,
+  closeSession: 17,
+  checkpointSessions: 18,
+  create: 24,
+  deleteNode: 25,
 } as const;
 const RANGE_OP_TAG = 6;
 
@@ -42,15 +52,25 @@ export const ReservedTagRanges: readonly {
   readonly to: number;
   readonly purpose: string;
 }[] = [
-  { from: 16, to: 23, purpose: 'sessions (create, keep-alive, close, expire)' },
-  { from: 24, to: 31, purpose: 'tree nodes (create with parents, ephemeral, sequential)' },
+  { from: 19, to: 23, purpose: 'further session commands' },
+  { from: 26, to: 31, purpose: 'further tree node commands' },
   { from: 32, to: 39, purpose: 'service registry (register, deregister, heartbeat)' },
   { from: 40, to: 47, purpose: 'health checks (check state changes)' },
 ];
 
 const FLAG_PREV_KV = 0b01;
+/** put: a session id (varint) follows the value. */
+const FLAG_SESSION = 0b10;
 const FLAG_KEYS_ONLY = 0b01;
 const FLAG_COUNT_ONLY = 0b10;
+/** create flags; a session id (varint) follows the value when CREATE_SESSION is set. */
+const CREATE_SESSION = 0b001;
+const CREATE_SEQUENTIAL = 0b010;
+const CREATE_PARENTS = 0b100;
+/** deleteNode: an expected version (varint) follows the path. */
+const DELETE_NODE_VERSION = 0b1;
+
+const CLOSE_REASONS: readonly SessionCloseReason[] = ['closed', 'expired'];
 
 const RANGE_MODES: readonly RangeMode[] = ['exact', 'prefix', 'children'];
 const COMPARE_TARGETS: readonly CompareTarget[] = ['value', 'version', 'createRevision', 'modRevision'];
@@ -88,12 +108,12 @@ function indexIn<T>(values: readonly T[], value: T, what: string): number {
 
 /** Encodes a command; throws INVALID_ARGUMENT for a value the format cannot carry (not for semantic errors). */
 export function encodeCommand(command: Command): Uint8Array {
-  // Sizing a put up front spares a large value the buffer's repeated doubling.
-  const putSize =
-    command.type === 'put' && typeof command.key === 'string' && command.value instanceof Uint8Array
-      ? 16 + command.key.length * 3 + command.value.length
-      : 64;
-  const writer = new ByteWriter(putSize);
+  // Sizing a put or create up front spares a large value the buffer's repeated doubling.
+  const name = command.type === 'put' ? command.key : command.type === 'create' ? command.path : undefined;
+  const value = command.type === 'put' || command.type === 'create' ? command.value : undefined;
+  const size =
+    typeof name === 'string' && value instanceof Uint8Array ? 24 + name.length * 3 + value.length : 64;
+  const writer = new ByteWriter(size);
   writer.u8(COMMAND_CODEC_VERSION);
   switch (command.type) {
     case 'noop':
@@ -112,6 +132,24 @@ export function encodeCommand(command: Command): Uint8Array {
     case 'deleteRange':
       writeWriteOp(writer, command);
       break;
+    case 'openSession':
+      writer.u8(CommandTag.openSession);
+      writer.varint(requireUint(command.ttlMs, 'openSession ttlMs'));
+      break;
+    case 'closeSession':
+      writer.u8(CommandTag.closeSession);
+      writer.varint(requireUint(command.sessionId, 'closeSession sessionId'));
+      writer.u8(indexIn(CLOSE_REASONS, command.reason, 'closeSession reason'));
+      break;
+    case 'checkpointSessions':
+      writeCheckpoint(writer, command);
+      break;
+    case 'create':
+      writeCreate(writer, command);
+      break;
+    case 'deleteNode':
+      writeDeleteNode(writer, command);
+      break;
     default:
       throw invalidArgument(
         `cannot encode command of unknown type '${(command as { type: unknown }).type as string}'`,
@@ -122,13 +160,47 @@ export function encodeCommand(command: Command): Uint8Array {
 
 function writeWriteOp(writer: ByteWriter, op: Exclude<TxnOp, RangeOp>): void {
   writer.u8(CommandTag[op.type]);
-  writer.u8(op.prevKv === true ? FLAG_PREV_KV : 0);
+  const session = op.type === 'put' ? op.session : undefined;
+  writer.u8((op.prevKv === true ? FLAG_PREV_KV : 0) | (session !== undefined ? FLAG_SESSION : 0));
   if (op.type === 'deleteRange') {
     writer.string(requireString(op.prefix, 'deleteRange prefix'));
   } else {
     writer.string(requireString(op.key, `${op.type} key`));
   }
   if (op.type === 'put') writer.bytes(requireBytes(op.value, 'put value'));
+  if (session !== undefined) writer.varint(requireUint(session, 'put session'));
+}
+
+function writeCheckpoint(writer: ByteWriter, command: CheckpointSessionsCommand): void {
+  writer.u8(CommandTag.checkpointSessions);
+  if (!Array.isArray(command.sessions))
+    throw invalidArgument('cannot encode checkpointSessions: sessions is not an array');
+  writer.varint(command.sessions.length);
+  for (const entry of command.sessions) {
+    writer.varint(requireUint(entry?.sessionId, 'checkpoint sessionId'));
+    writer.varint(requireUint(entry?.remainingMs, 'checkpoint remainingMs'));
+  }
+}
+
+function writeCreate(writer: ByteWriter, command: CreateCommand): void {
+  writer.u8(CommandTag.create);
+  writer.u8(
+    (command.session !== undefined ? CREATE_SESSION : 0) |
+      (command.sequential === true ? CREATE_SEQUENTIAL : 0) |
+      (command.parents === true ? CREATE_PARENTS : 0),
+  );
+  writer.string(requireString(command.path, 'create path'));
+  writer.bytes(requireBytes(command.value, 'create value'));
+  if (command.session !== undefined) writer.varint(requireUint(command.session, 'create session'));
+}
+
+function writeDeleteNode(writer: ByteWriter, command: DeleteNodeCommand): void {
+  writer.u8(CommandTag.deleteNode);
+  writer.u8(command.expectedVersion !== undefined ? DELETE_NODE_VERSION : 0);
+  writer.string(requireString(command.path, 'deleteNode path'));
+  if (command.expectedVersion !== undefined) {
+    writer.varint(requireUint(command.expectedVersion, 'deleteNode expectedVersion'));
+  }
 }
 
 function writeTxn(writer: ByteWriter, txn: TxnCommand): void {
@@ -195,6 +267,35 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case CommandTag.deleteRange:
       command = readWriteOp(reader, tag);
       break;
+    case CommandTag.openSession:
+      command = { type: 'openSession', ttlMs: reader.varint() };
+      break;
+    case CommandTag.closeSession: {
+      const sessionId = reader.varint();
+      command = { type: 'closeSession', sessionId, reason: readEnum(reader, CLOSE_REASONS, 'close reason') };
+      break;
+    }
+    case CommandTag.checkpointSessions: {
+      const sessions: SessionCheckpoint[] = [];
+      for (let count = reader.varint(); count > 0; count--) {
+        const sessionId = reader.varint();
+        sessions.push({ sessionId, remainingMs: reader.varint() });
+      }
+      command = { type: 'checkpointSessions', sessions };
+      break;
+    }
+    case CommandTag.create:
+      command = readCreate(reader);
+      break;
+    case CommandTag.deleteNode: {
+      const flags = readFlags(reader, DELETE_NODE_VERSION, 'deleteNode');
+      const path = reader.string();
+      command =
+        (flags & DELETE_NODE_VERSION) !== 0
+          ? { type: 'deleteNode', path, expectedVersion: reader.varint() }
+          : { type: 'deleteNode', path };
+      break;
+    }
     default:
       throw unknownTag(tag);
   }
@@ -221,13 +322,42 @@ function readFlags(reader: ByteReader, allowed: number, what: string): number {
 }
 
 function readWriteOp(reader: ByteReader, tag: number): Exclude<TxnOp, RangeOp> {
-  const prevKv = (readFlags(reader, FLAG_PREV_KV, 'write') & FLAG_PREV_KV) !== 0;
+  const flags = readFlags(
+    reader,
+    tag === CommandTag.put ? FLAG_PREV_KV | FLAG_SESSION : FLAG_PREV_KV,
+    'write',
+  );
+  const prevKv = (flags & FLAG_PREV_KV) !== 0;
   const keyOrPrefix = reader.string();
-  let op: Exclude<TxnOp, RangeOp>;
-  if (tag === CommandTag.put) op = { type: 'put', key: keyOrPrefix, value: reader.bytes() };
-  else if (tag === CommandTag.delete) op = { type: 'delete', key: keyOrPrefix };
-  else op = { type: 'deleteRange', prefix: keyOrPrefix };
+  if (tag === CommandTag.put) {
+    const value = reader.bytes();
+    return {
+      type: 'put',
+      key: keyOrPrefix,
+      value,
+      ...(prevKv ? { prevKv: true } : {}),
+      ...((flags & FLAG_SESSION) !== 0 ? { session: reader.varint() } : {}),
+    };
+  }
+  const op: Exclude<TxnOp, RangeOp> =
+    tag === CommandTag.delete
+      ? { type: 'delete', key: keyOrPrefix }
+      : { type: 'deleteRange', prefix: keyOrPrefix };
   return prevKv ? { ...op, prevKv: true } : op;
+}
+
+function readCreate(reader: ByteReader): CreateCommand {
+  const flags = readFlags(reader, CREATE_SESSION | CREATE_SEQUENTIAL | CREATE_PARENTS, 'create');
+  const path = reader.string();
+  const value = reader.bytes();
+  return {
+    type: 'create',
+    path,
+    value,
+    ...((flags & CREATE_SESSION) !== 0 ? { session: reader.varint() } : {}),
+    ...((flags & CREATE_SEQUENTIAL) !== 0 ? { sequential: true } : {}),
+    ...((flags & CREATE_PARENTS) !== 0 ? { parents: true } : {}),
+  };
 }
 
 function readEnum<T>(reader: ByteReader, values: readonly T[], what: string): T {

@@ -31,6 +31,22 @@ export const StateMachineErrorCode = {
   ListenerFailed: 'LISTENER_FAILED',
   /** A bug in the state machine itself (an invariant broke). */
   Internal: 'INTERNAL',
+  /** A command names a session that is not open (never opened, closed or expired). Carries `sessionId`. */
+  SessionNotFound: 'SESSION_NOT_FOUND',
+  /** A tree path is malformed (not absolute, empty / `.` / `..` segment, trailing `/`, NUL, or `/`). Carries `key`. */
+  InvalidPath: 'INVALID_PATH',
+  /** create: the parent node does not exist and `parents` was not set. `key` is the missing parent. */
+  NoParent: 'NO_PARENT',
+  /** create: the parent is ephemeral (owned by a session), and ephemeral nodes have no children. `key` is the parent. */
+  EphemeralParent: 'EPHEMERAL_PARENT',
+  /** create: a node already exists at the path. Carries `key`. */
+  NodeExists: 'NODE_EXISTS',
+  /** deleteNode: no node exists at the path. Carries `key`. */
+  NoNode: 'NO_NODE',
+  /** deleteNode: the node's version differs from `expectedVersion`. Carries `key`. */
+  BadVersion: 'BAD_VERSION',
+  /** deleteNode: the node has children (keys under `path/`). Carries `key`. */
+  NotEmpty: 'NOT_EMPTY',
 } as const;
 export type StateMachineErrorCode = (typeof StateMachineErrorCode)[keyof typeof StateMachineErrorCode];
 
@@ -39,6 +55,7 @@ export interface StateMachineErrorDetails {
   readonly requestedRevision?: number;
   readonly compactRevision?: number;
   readonly currentRevision?: number;
+  readonly sessionId?: number;
 }
 
 export class StateMachineError extends Error {
@@ -48,6 +65,7 @@ export class StateMachineError extends Error {
   readonly requestedRevision?: number;
   readonly compactRevision?: number;
   readonly currentRevision?: number;
+  readonly sessionId?: number;
 
   constructor(code: StateMachineErrorCode, message: string, details: StateMachineErrorDetails = {}) {
     super(message);
@@ -56,6 +74,7 @@ export class StateMachineError extends Error {
     if (details.requestedRevision !== undefined) this.requestedRevision = details.requestedRevision;
     if (details.compactRevision !== undefined) this.compactRevision = details.compactRevision;
     if (details.currentRevision !== undefined) this.currentRevision = details.currentRevision;
+    if (details.sessionId !== undefined) this.sessionId = details.sessionId;
   }
 }
 
@@ -84,6 +103,22 @@ export function futureRevisionError(requestedRevision: number, currentRevision: 
     StateMachineErrorCode.FutureRevision,
     `revision ${requestedRevision} is in the future; the current revision is ${currentRevision}`,
     { requestedRevision, currentRevision },
+  );
+}
+
+export function sessionNotFound(sessionId: number, action: string): StateMachineError {
+  return new StateMachineError(
+    StateMachineErrorCode.SessionNotFound,
+    `${action}: session ${sessionId} does not exist (it was never opened, or it was closed or expired)`,
+    { sessionId },
+  );
+}
+
+export function invalidPath(path: string, why: string): StateMachineError {
+  return new StateMachineError(
+    StateMachineErrorCode.InvalidPath,
+    `invalid path ${JSON.stringify(path)}: ${why}`,
+    { key: path },
   );
 }
 

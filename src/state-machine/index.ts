@@ -15,7 +15,17 @@ export {
   type StateMachineErrorDetails,
 } from './errors.js';
 export { validateCommand, validateRangeRequest } from './validation.js';
-export { compareKeys, childPrefixOf, parentPrefixOf } from './paths.js';
+export {
+  compareKeys,
+  childPrefixOf,
+  parentPathOf,
+  parentPrefixOf,
+  pathProblem,
+  ROOT_PATH,
+  SEQUENCE_DIGITS,
+  sequentialPath,
+} from './paths.js';
+export { MAX_SESSION_TTL_MS, MIN_SESSION_TTL_MS } from './coordination.js';
 export {
   CATCH_UP_REVISIONS_PER_TAKE,
   DEFAULT_MAX_BUFFERED_EVENTS,

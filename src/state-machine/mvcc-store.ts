@@ -240,18 +240,22 @@ export class WriteBatch {
     return this.written.length > 0;
   }
 
-  /** Writes a new version of `key`; returns the live version it replaced, if any. */
-  put(key: string, value: Uint8Array): KeyValue | undefined {
+  /**
+   * Writes a new version of `key`, owned by `session` (0: persistent); returns the live version
+   * it replaced, if any. The caller has checked that the session exists.
+   */
+  put(key: string, value: Uint8Array, session = 0): KeyValue | undefined {
     const previous = this.latest(key);
     const kv: KeyValue =
       previous === undefined
-        ? { key, value, createRevision: this.revision, modRevision: this.revision, version: 1 }
+        ? { key, value, createRevision: this.revision, modRevision: this.revision, version: 1, session }
         : {
             key,
             value,
             createRevision: previous.createRevision,
             modRevision: this.revision,
             version: previous.version + 1,
+            session,
           };
     this.record(kv, previous);
     return previous;
@@ -262,7 +266,7 @@ export class WriteBatch {
     const previous = this.latest(key);
     if (previous === undefined) return undefined;
     this.record(
-      { key, value: EMPTY_VALUE, createRevision: 0, modRevision: this.revision, version: 0 },
+      { key, value: EMPTY_VALUE, createRevision: 0, modRevision: this.revision, version: 0, session: 0 },
       previous,
     );
     return previous;

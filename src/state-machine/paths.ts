@@ -52,3 +52,40 @@ export function parentPrefixOf(key: string): string | undefined {
 export function afterSubtree(prefix: string): string {
   return `${prefix}0`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tree paths (ZooKeeper semantics, for create and deleteNode)
+
+/** The tree's root. It always exists, is never ephemeral and cannot be created or deleted. */
+export const ROOT_PATH = '/';
+
+/**
+ * Why `path` is not a well-formed absolute node path, or undefined if it is one: it starts with
+ * `/`, is not `/` itself, does not end with `/`, and has no empty, `.` or `..` segment and no NUL.
+ */
+export function pathProblem(path: string): string | undefined {
+  if (path.length === 0) return 'a path must not be empty';
+  if (!path.startsWith('/')) return "a path must be absolute (start with '/')";
+  if (path === ROOT_PATH) return "the root '/' always exists and cannot be created or deleted";
+  if (path.endsWith('/')) return "a path must not end with '/'";
+  if (path.includes('\u0000')) return 'a path must not contain the NUL character';
+  for (const segment of path.slice(1).split('/')) {
+    if (segment === '') return "a path must not contain an empty segment ('//')";
+    if (segment === '.' || segment === '..') return `a path must not contain a '${segment}' segment`;
+  }
+  return undefined;
+}
+
+/** The parent of a well-formed path: `/a/b` → `/a`, `/a` → `/`. */
+export function parentPathOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? ROOT_PATH : path.slice(0, slash);
+}
+
+/** Digits of a sequential node's suffix (zero-padded; a counter past 9 999 999 999 just gets longer). */
+export const SEQUENCE_DIGITS = 10;
+
+/** `base` with the counter `sequence` appended: (`/locks/lock-`, 7) → `/locks/lock-0000000007`. */
+export function sequentialPath(base: string, sequence: number): string {
+  return base + String(sequence).padStart(SEQUENCE_DIGITS, '0');
+}

@@ -1,38 +1,49 @@
 /**
  * The binary image of the whole state machine, for Raft snapshots.
  *
- * Layout (version 1; all integers unsigned LEB128 varints, see docs/state-machine.md):
+ * Layout (version 2; all integers unsigned LEB128 varints, see docs/state-machine.md):
  *   "RTSM" | version u8 | appliedIndex | revision | compactRevision | keyCount
  *   keyCount × ( key string | versionCount | versionCount × ( modRevision | version
- *                | if version > 0: createRevision, value bytes ) )          keys ascending
+ *                | if version > 0: createRevision, session, value bytes ) )   keys ascending
  *   for each revision from max(compactRevision, 1) to revision:
  *     changeCount | changeCount × keyOrdinal                                in op order
+ *   sessionCount | sessionCount × ( sessionId | ttlMs | checkpoint )        ascending id;
+ *                                              checkpoint 0 = none, else remainingMs + 1
+ *   sequenceCount | sequenceCount × ( parent string | next sequence )       parents ascending
  *   CRC-32 (big-endian u32) of everything before it
  *
  * The change-log section records only key ordinals: the version each names is the key's version
- * at that revision. Equal states encode to equal bytes (keys sorted, change log ordered).
+ * at that revision. Session key sets are not stored: they are rebuilt from the live keys' owners.
+ * Equal states encode to equal bytes (keys sorted, change log ordered, sessions and parents sorted).
+ * Version 1 images (before sessions) are not readable: nothing was deployed with them.
  */
 import { ByteReader, ByteWriter } from './bytes.js';
 import { crc32 } from './crc32.js';
 import { StateMachineError, StateMachineErrorCode } from './errors.js';
+import { CoordinationState, type SessionImage } from './coordination.js';
 import { EMPTY_VALUE, MvccStore } from './mvcc-store.js';
 import { compareKeys } from './paths.js';
 import type { KeyValue } from './types.js';
 
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
 const MAGIC = new Uint8Array([0x52, 0x54, 0x53, 0x4d]); // "RTSM": RafTree State Machine
 const CRC_BYTES = 4;
 
 export interface DecodedSnapshot {
   readonly appliedIndex: number;
   readonly store: MvccStore;
+  readonly coordination: CoordinationState;
 }
 
 function corrupt(message: string): StateMachineError {
   return new StateMachineError(StateMachineErrorCode.CorruptSnapshot, `corrupt snapshot: ${message}`);
 }
 
-export function encodeSnapshot(appliedIndex: number, store: MvccStore): Uint8Array {
+export function encodeSnapshot(
+  appliedIndex: number,
+  store: MvccStore,
+  coordination: CoordinationState,
+): Uint8Array {
   const image = store.image();
   const firstChangeRevision = Math.max(image.compactRevision, 1);
   const writer = new ByteWriter(1024 + image.keys.length * 48);
@@ -54,6 +65,7 @@ export function encodeSnapshot(appliedIndex: number, store: MvccStore): Uint8Arr
       writer.varint(kv.version);
       if (kv.version > 0) {
         writer.varint(kv.createRevision);
+        writer.varint(kv.session);
         writer.bytes(kv.value);
       }
     }
@@ -62,6 +74,18 @@ export function encodeSnapshot(appliedIndex: number, store: MvccStore): Uint8Arr
   for (const written of image.changelog) {
     writer.varint(written.length);
     for (const kv of written) writer.varint(ordinals.get(kv.key)!);
+  }
+  const { sessions, sequences } = coordination.image();
+  writer.varint(sessions.length);
+  for (const session of sessions) {
+    writer.varint(session.sessionId);
+    writer.varint(session.ttlMs);
+    writer.varint(session.checkpointRemainingMs === null ? 0 : session.checkpointRemainingMs + 1);
+  }
+  writer.varint(sequences.length);
+  for (const [parent, next] of sequences) {
+    writer.string(parent);
+    writer.varint(next);
   }
   writer.u32(crc32(writer.finish()));
   return writer.finish();
@@ -106,7 +130,7 @@ function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
     if (ordinal > 0 && compareKeys(keys[ordinal - 1]!, key) >= 0)
       throw corrupt(`keys out of order at "${key}"`);
     keys.push(key);
-    histories.set(key, readVersions(reader, key, revision, firstChangeRevision));
+    histories.set(key, readVersions(reader, key, revision, firstChangeRevision, appliedIndex));
   }
 
   // Each key's versions from firstChangeRevision on must be named by the change log exactly once,
@@ -133,8 +157,55 @@ function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
     if (nextVersion[ordinal] !== histories.get(key)!.length)
       throw corrupt(`change log misses versions of "${key}"`);
   });
+  const sessions = readSessions(reader, appliedIndex);
+  const sequences = readSequences(reader);
   reader.expectEnd();
-  return { appliedIndex, store: new MvccStore({ revision, compactRevision, keys, histories, changelog }) };
+  const store = new MvccStore({ revision, compactRevision, keys, histories, changelog });
+  let coordination: CoordinationState;
+  try {
+    coordination = CoordinationState.fromImage({ sessions, sequences }, store);
+  } catch (error) {
+    throw corrupt(error instanceof Error ? error.message : String(error));
+  }
+  return { appliedIndex, store, coordination };
+}
+
+function readSessions(reader: ByteReader, appliedIndex: number): SessionImage[] {
+  const sessions: SessionImage[] = [];
+  for (let count = reader.varint(); count > 0; count--) {
+    const sessionId = reader.varint();
+    const ttlMs = reader.varint();
+    const checkpoint = reader.varint();
+    const previous = sessions[sessions.length - 1];
+    // A session id is the log index that opened it, so it cannot exceed appliedIndex.
+    if (
+      sessionId === 0 ||
+      sessionId > appliedIndex ||
+      (previous !== undefined && sessionId <= previous.sessionId)
+    ) {
+      throw corrupt(`session ${sessionId} is out of order or beyond appliedIndex ${appliedIndex}`);
+    }
+    if (ttlMs === 0 || checkpoint > ttlMs + 1) {
+      throw corrupt(`session ${sessionId} has TTL ${ttlMs} ms and checkpoint ${checkpoint - 1} ms`);
+    }
+    sessions.push({ sessionId, ttlMs, checkpointRemainingMs: checkpoint === 0 ? null : checkpoint - 1 });
+  }
+  return sessions;
+}
+
+function readSequences(reader: ByteReader): [string, number][] {
+  const sequences: [string, number][] = [];
+  for (let count = reader.varint(); count > 0; count--) {
+    const parent = reader.string();
+    const next = reader.varint();
+    const previous = sequences[sequences.length - 1];
+    if (previous !== undefined && compareKeys(previous[0], parent) >= 0) {
+      throw corrupt(`sequence counters out of order at "${parent}"`);
+    }
+    if (next === 0) throw corrupt(`sequence counter of "${parent}" was never used`);
+    sequences.push([parent, next]);
+  }
+  return sequences;
 }
 
 function readVersions(
@@ -142,6 +213,7 @@ function readVersions(
   key: string,
   revision: number,
   firstChangeRevision: number,
+  appliedIndex: number,
 ): KeyValue[] {
   const versionCount = reader.varint();
   if (versionCount === 0) throw corrupt(`key "${key}" has no versions`);
@@ -159,14 +231,16 @@ function readVersions(
     }
     previousModRevision = modRevision;
     if (version === 0) {
-      versions.push({ key, value: EMPTY_VALUE, createRevision: 0, modRevision, version });
+      versions.push({ key, value: EMPTY_VALUE, createRevision: 0, modRevision, version, session: 0 });
       continue;
     }
     const createRevision = reader.varint();
     if (createRevision === 0 || createRevision > modRevision) {
       throw corrupt(`key "${key}" has createRevision ${createRevision} after modRevision ${modRevision}`);
     }
-    versions.push({ key, value: reader.bytes(), createRevision, modRevision, version });
+    const session = reader.varint();
+    if (session > appliedIndex) throw corrupt(`key "${key}" names session ${session} beyond appliedIndex`);
+    versions.push({ key, value: reader.bytes(), createRevision, modRevision, version, session });
   }
   return versions;
 }

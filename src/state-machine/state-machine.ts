@@ -3,12 +3,13 @@
  * Deterministic: apply's outcome depends only on the current state and the entry's bytes.
  */
 import { decodeCommand } from './commands.js';
+import { CoordinationState } from './coordination.js';
 import { executeCommand, type Execution } from './execute.js';
 import { StateMachineError, StateMachineErrorCode, toStateMachineError } from './errors.js';
 import { MvccStore } from './mvcc-store.js';
 import { readRange } from './range-read.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
-import type { ApplyOutcome, Command, RangeRequest, RangeResult } from './types.js';
+import type { ApplyOutcome, Command, RangeRequest, RangeResult, SessionInfo } from './types.js';
 import { validateCommand, validateRangeRequest } from './validation.js';
 import { WatchHub, type WatchOptions, type Watcher } from './watch-hub.js';
 
@@ -16,12 +17,14 @@ const NOOP: Command = { type: 'noop' };
 
 export class KvStateMachine {
   private store: MvccStore;
+  private coordination: CoordinationState;
   private applied = 0;
   /** Watches on this replica's state; events are pushed during apply. */
   readonly watches: WatchHub;
 
   constructor() {
     this.store = new MvccStore();
+    this.coordination = new CoordinationState();
     this.watches = new WatchHub(this.store);
   }
 
@@ -88,14 +91,32 @@ export class KvStateMachine {
     return readRange(this.store, request);
   }
 
+  /** Every open session, ascending id, with its TTL, last checkpoint and owned keys. */
+  sessions(): SessionInfo[] {
+    return this.coordination.infos();
+  }
+
+  /** One open session, or undefined if it does not exist (never opened, closed or expired). */
+  session(sessionId: number): SessionInfo | undefined {
+    return this.coordination.info(sessionId);
+  }
+
+  /** Open sessions. */
+  get sessionCount(): number {
+    return this.coordination.sessionCount;
+  }
+
   /** Starts a watch (see WatchHub.watch). */
   watch(options: WatchOptions): Watcher {
     return this.watches.watch(options);
   }
 
-  /** The whole state (keys, retained history, revisions, appliedIndex) as snapshot bytes. */
+  /**
+   * The whole state (keys, retained history, revisions, appliedIndex, sessions and their
+   * checkpoints, key ownership, sequence counters) as snapshot bytes.
+   */
   snapshot(): Uint8Array {
-    return encodeSnapshot(this.applied, this.store);
+    return encodeSnapshot(this.applied, this.store, this.coordination);
   }
 
   /**
@@ -105,6 +126,7 @@ export class KvStateMachine {
   restore(bytes: Uint8Array): void {
     const decoded = decodeSnapshot(bytes);
     this.store = decoded.store;
+    this.coordination = decoded.coordination;
     this.applied = decoded.appliedIndex;
     this.watches.resync(this.store);
   }
@@ -130,7 +152,7 @@ export class KvStateMachine {
     let execution: Execution;
     try {
       validateCommand(command);
-      execution = executeCommand(this.store, command);
+      execution = executeCommand({ store: this.store, coordination: this.coordination, index }, command);
     } catch (error) {
       return { ok: false, index, error: toStateMachineError(error) };
     }

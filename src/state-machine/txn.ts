@@ -65,14 +65,21 @@ export function deleteKeys(batch: WriteBatch, keys: readonly string[]): KeyValue
   return deleted;
 }
 
-/** Runs a validated txn. Throws (before writing anything) if a range op's revision is unreadable. */
+/**
+ * Runs a validated txn. Throws (before writing anything) if a range op's revision is unreadable
+ * or a put op's session is not open (`requireSession` throws SESSION_NOT_FOUND).
+ */
 export function executeTxn(
   store: MvccStore,
   txn: TxnCommand,
+  requireSession: (session: number | undefined, action: string) => void,
 ): { result: TxnResult; changes: readonly KeyChange[] } {
   const succeeded = txn.compare.every((compare) => compareHolds(store, compare));
   const ops = succeeded ? txn.success : txn.failure;
-  for (const op of ops) if (op.type === 'range') store.resolveReadRevision(op.revision);
+  for (const op of ops) {
+    if (op.type === 'range') store.resolveReadRevision(op.revision);
+    else if (op.type === 'put') requireSession(op.session, `cannot put "${op.key}" in txn`);
+  }
 
   const batch = store.beginWrite();
   let responses: TxnOpResult[];
@@ -92,7 +99,7 @@ export function executeTxn(
 function runOp(store: MvccStore, batch: WriteBatch, op: TxnOp): TxnOpResult {
   switch (op.type) {
     case 'put': {
-      const previous = batch.put(op.key, op.value);
+      const previous = batch.put(op.key, op.value, op.session ?? 0);
       return op.prevKv === true && previous !== undefined
         ? { type: 'put', revision: batch.revision, prevKv: previous }
         : { type: 'put', revision: batch.revision };

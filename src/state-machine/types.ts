@@ -13,6 +13,11 @@ export interface KeyValue {
   readonly modRevision: number;
   /** 1 on create, +1 per put; 0 marks a deletion (a tombstone). */
   readonly version: number;
+  /**
+   * The session that owns this version of the key (it is ephemeral: deleted when the session
+   * ends), or 0 when the key is persistent. Always 0 on a deletion marker.
+   */
+  readonly session: number;
 }
 
 /** How a request's `key` selects keys: the key itself, every key starting with it, or a path's children. */
@@ -63,6 +68,12 @@ export interface PutCommand {
   readonly value: Uint8Array;
   /** Return the key-value as it was before this put. */
   readonly prevKv?: boolean;
+  /**
+   * Make the key ephemeral, owned by this open session (SESSION_NOT_FOUND otherwise). A put
+   * without `session` makes the key persistent again, and a put with another session moves it
+   * (etcd lease semantics). Must be a positive integer when given.
+   */
+  readonly session?: number;
 }
 
 export interface DeleteCommand {
@@ -123,8 +134,87 @@ export interface NoopCommand {
   readonly type: 'noop';
 }
 
+/**
+ * Opens a session (an etcd lease / ZooKeeper session). Its id is the log index of the entry, so
+ * it is unique and the same on every replica. Writes no key: the revision does not change.
+ */
+export interface OpenSessionCommand {
+  readonly type: 'openSession';
+  /** MIN_SESSION_TTL_MS ..= MAX_SESSION_TTL_MS, an integer. */
+  readonly ttlMs: number;
+}
+
+export type SessionCloseReason = 'closed' | 'expired';
+
+/**
+ * Ends a session: deletes every key it owns, all at one revision (none: the revision does not
+ * change), then forgets it. SESSION_NOT_FOUND for an unknown (or already ended) session.
+ */
+export interface CloseSessionCommand {
+  readonly type: 'closeSession';
+  readonly sessionId: number;
+  /** Why it ends: the client closed it, or the leader decided it expired. Does not change the outcome. */
+  readonly reason: SessionCloseReason;
+}
+
+export interface SessionCheckpoint {
+  readonly sessionId: number;
+  /** What the leader's timer had left for this session, in ms (clamped to the session's TTL). */
+  readonly remainingMs: number;
+}
+
+/**
+ * Records each session's remaining TTL as the leader sees it, so a new leader can resume the
+ * timers instead of restarting them. Unknown ids are ignored; a session id may appear once.
+ * Writes no key: the revision does not change.
+ */
+export interface CheckpointSessionsCommand {
+  readonly type: 'checkpointSessions';
+  readonly sessions: readonly SessionCheckpoint[];
+}
+
+/**
+ * ZooKeeper create: a node at `path` whose parent must exist (unless `parents`), that must not
+ * exist yet, optionally ephemeral (`session`) and/or sequential. An ordinary key write otherwise
+ * (createRevision = modRevision = the new revision, version 1, watch events).
+ */
+export interface CreateCommand {
+  readonly type: 'create';
+  /**
+   * An absolute path (`/a/b`): leading `/`, no empty, `.` or `..` segment, no trailing `/`, no
+   * NUL, not `/` itself. A sequential create appends its 10-digit suffix to this, so it may end
+   * with `/` (`/queue/` gives `/queue/0000000003`).
+   */
+  readonly path: string;
+  readonly value: Uint8Array;
+  /** Make the node ephemeral, owned by this open session (a positive integer). */
+  readonly session?: number;
+  /** Append a per-parent, strictly increasing, zero-padded 10-digit counter to the name. */
+  readonly sequential?: boolean;
+  /** Create missing ancestors as persistent, empty nodes at the same revision (mkdir -p). */
+  readonly parents?: boolean;
+}
+
+/** ZooKeeper delete: NO_NODE if absent, BAD_VERSION on a version mismatch, NOT_EMPTY if it has children. */
+export interface DeleteNodeCommand {
+  readonly type: 'deleteNode';
+  readonly path: string;
+  /** Delete only if the node's `version` (1 on create, +1 per write) equals this. */
+  readonly expectedVersion?: number;
+}
+
+export type SessionCommand = OpenSessionCommand | CloseSessionCommand | CheckpointSessionsCommand;
+export type TreeCommand = CreateCommand | DeleteNodeCommand;
+
 export type Command =
-  PutCommand | DeleteCommand | DeleteRangeCommand | TxnCommand | CompactCommand | NoopCommand;
+  | PutCommand
+  | DeleteCommand
+  | DeleteRangeCommand
+  | TxnCommand
+  | CompactCommand
+  | NoopCommand
+  | SessionCommand
+  | TreeCommand;
 export type CommandType = Command['type'];
 
 export interface PutResult {
@@ -163,7 +253,67 @@ export interface NoopResult {
   readonly revision: number;
 }
 
-export type CommandResult = PutResult | DeleteResult | TxnResult | CompactResult | NoopResult;
+export interface OpenSessionResult {
+  readonly type: 'openSession';
+  /** The new session's id: the log index of the openSession entry. */
+  readonly sessionId: number;
+  readonly ttlMs: number;
+  /** The store revision (unchanged: opening a session writes no key). */
+  readonly revision: number;
+}
+
+export interface CloseSessionResult {
+  readonly type: 'closeSession';
+  readonly sessionId: number;
+  /** The store revision after the deletes (unchanged when the session owned no keys). */
+  readonly revision: number;
+  /** The keys deleted because the session owned them, in key order. */
+  readonly deletedKeys: string[];
+}
+
+export interface CheckpointSessionsResult {
+  readonly type: 'checkpointSessions';
+  /** The store revision (unchanged). */
+  readonly revision: number;
+}
+
+export interface CreateResult {
+  readonly type: 'create';
+  /** The node's actual path: for a sequential create, `path` plus its 10-digit suffix. */
+  readonly path: string;
+  /** The store revision after the create. */
+  readonly revision: number;
+  /** The node's createRevision (equal to `revision`). */
+  readonly createRevision: number;
+}
+
+export interface DeleteNodeResult {
+  readonly type: 'deleteNode';
+  /** The store revision after the delete. */
+  readonly revision: number;
+}
+
+export type CommandResult =
+  | PutResult
+  | DeleteResult
+  | TxnResult
+  | CompactResult
+  | NoopResult
+  | OpenSessionResult
+  | CloseSessionResult
+  | CheckpointSessionsResult
+  | CreateResult
+  | DeleteNodeResult;
+
+/** A session as the state machine knows it (a query, not a command). */
+export interface SessionInfo {
+  readonly sessionId: number;
+  readonly ttlMs: number;
+  /** The remaining TTL the leader last checkpointed, or null if none was recorded yet. */
+  readonly checkpointRemainingMs: number | null;
+  /** The keys the session owns (its ephemeral keys), in key order. A fresh array. */
+  readonly keys: string[];
+}
 
 /** What apply() returns: a result, or a typed error that left the key space untouched. */
 export type ApplyOutcome =

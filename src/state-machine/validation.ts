@@ -3,8 +3,18 @@
  * before touching anything, so a rejected command changes nothing; the API layer may run it
  * before proposing to fail fast. Size limits (key/value/txn length) are the API layer's job.
  */
-import { invalidArgument, StateMachineError, StateMachineErrorCode } from './errors.js';
-import type { Command, Compare, RangeRequest, TxnCommand, TxnOp } from './types.js';
+import { MAX_SESSION_TTL_MS, MIN_SESSION_TTL_MS } from './coordination.js';
+import { invalidArgument, invalidPath, StateMachineError, StateMachineErrorCode } from './errors.js';
+import { pathProblem } from './paths.js';
+import type {
+  CheckpointSessionsCommand,
+  Command,
+  Compare,
+  CreateCommand,
+  RangeRequest,
+  TxnCommand,
+  TxnOp,
+} from './types.js';
 
 const RANGE_MODES: ReadonlySet<string> = new Set(['exact', 'prefix', 'children']);
 const COMPARE_OPS: ReadonlySet<string> = new Set(['=', '!=', '<', '>']);
@@ -23,6 +33,27 @@ function requireCount(value: unknown, what: string): void {
 
 function requireBytes(value: unknown, what: string): void {
   if (!(value instanceof Uint8Array)) throw invalidArgument(`${what} must be a Uint8Array`);
+}
+
+function requireSessionId(value: unknown, what: string, hint = 'a session id'): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw invalidArgument(`${what} must be a positive integer (${hint}), got ${String(value)}`);
+  }
+}
+
+function requireOptionalSessionId(value: unknown, what: string): void {
+  if (value !== undefined) requireSessionId(value, what, 'a session id; omit it for a persistent key');
+}
+
+function requireOptionalBoolean(value: unknown, what: string): void {
+  if (value !== undefined && typeof value !== 'boolean') throw invalidArgument(`${what} must be a boolean`);
+}
+
+/** Throws INVALID_PATH unless `path` is a well-formed absolute node path. */
+function requirePath(path: unknown, what: string): void {
+  if (typeof path !== 'string') throw invalidArgument(`${what} must be a string`);
+  const problem = pathProblem(path);
+  if (problem !== undefined) throw invalidPath(path, problem);
 }
 
 /** Throws INVALID_ARGUMENT unless `request` is a well-formed read. A prefix read may use '' (all keys). */
@@ -45,6 +76,7 @@ export function validateCommand(command: Command): void {
     case 'put':
       requireKey(command.key, 'put key');
       requireBytes(command.value, 'put value');
+      requireOptionalSessionId(command.session, 'put session');
       return;
     case 'delete':
       requireKey(command.key, 'delete key');
@@ -65,9 +97,75 @@ export function validateCommand(command: Command): void {
       return;
     case 'noop':
       return;
+    case 'openSession':
+      if (
+        typeof command.ttlMs !== 'number' ||
+        !Number.isSafeInteger(command.ttlMs) ||
+        command.ttlMs < MIN_SESSION_TTL_MS ||
+        command.ttlMs > MAX_SESSION_TTL_MS
+      ) {
+        throw invalidArgument(
+          `session TTL must be an integer number of milliseconds from ${MIN_SESSION_TTL_MS} to ` +
+            `${MAX_SESSION_TTL_MS} (1 s to 1 h), got ${String(command.ttlMs)}`,
+        );
+      }
+      return;
+    case 'closeSession':
+      requireSessionId(command.sessionId, 'closeSession sessionId');
+      if (command.reason !== 'closed' && command.reason !== 'expired') {
+        throw invalidArgument(
+          `closeSession reason must be 'closed' or 'expired', got '${String(command.reason)}'`,
+        );
+      }
+      return;
+    case 'checkpointSessions':
+      validateCheckpoint(command);
+      return;
+    case 'create':
+      validateCreate(command);
+      return;
+    case 'deleteNode':
+      requirePath(command.path, 'deleteNode path');
+      requireCount(command.expectedVersion, 'deleteNode expectedVersion');
+      return;
     default:
       throw invalidArgument(`unknown command type '${(command as { type: unknown }).type as string}'`);
   }
+}
+
+function validateCheckpoint(command: CheckpointSessionsCommand): void {
+  if (!Array.isArray(command.sessions)) throw invalidArgument('checkpointSessions sessions must be an array');
+  const seen = new Set<number>();
+  for (const entry of command.sessions) {
+    if (typeof entry !== 'object' || entry === null) {
+      throw invalidArgument('checkpointSessions entries must be { sessionId, remainingMs } objects');
+    }
+    requireSessionId(entry.sessionId, 'checkpoint sessionId');
+    if (
+      typeof entry.remainingMs !== 'number' ||
+      !Number.isSafeInteger(entry.remainingMs) ||
+      entry.remainingMs < 0
+    ) {
+      throw invalidArgument(
+        `checkpoint remainingMs of session ${entry.sessionId} must be a non-negative integer, got ${String(entry.remainingMs)}`,
+      );
+    }
+    if (seen.has(entry.sessionId)) {
+      throw invalidArgument(`checkpointSessions lists session ${entry.sessionId} more than once`);
+    }
+    seen.add(entry.sessionId);
+  }
+}
+
+function validateCreate(command: CreateCommand): void {
+  requireOptionalBoolean(command.sequential, 'create sequential');
+  requireOptionalBoolean(command.parents, 'create parents');
+  if (typeof command.path !== 'string') throw invalidArgument('create path must be a string');
+  // A sequential create's path gets a digit suffix, so it is checked with one (`/queue/` is fine).
+  const problem = pathProblem(command.sequential === true ? `${command.path}0` : command.path);
+  if (problem !== undefined) throw invalidPath(command.path, problem);
+  requireBytes(command.value, 'create value');
+  requireOptionalSessionId(command.session, 'create session');
 }
 
 function validateCompare(compare: Compare): void {

@@ -1,10 +1,15 @@
 /** fast-check generators of commands in their canonical shape (optional fields absent rather than false/0). */
 import fc from 'fast-check';
 import type {
+  CheckpointSessionsCommand,
+  CloseSessionCommand,
   Command,
   Compare,
+  CreateCommand,
   DeleteCommand,
+  DeleteNodeCommand,
   DeleteRangeCommand,
+  OpenSessionCommand,
   PutCommand,
   RangeOp,
   TxnOp,
@@ -29,9 +34,39 @@ export const anyBytes = fc.uint8Array({ maxLength: 64 });
 const revisionNumber = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.constant(Number.MAX_SAFE_INTEGER));
 const optionalTrue = fc.constant(true as const);
 
+/** Any number the codec carries (the codec does not judge: validation rejects 0 where it must). */
+const anyUint = fc.oneof(fc.nat({ max: 300 }), revisionNumber);
 export const putArb: fc.Arbitrary<PutCommand> = fc.record(
-  { type: fc.constant('put' as const), key: anyKey, value: anyBytes, prevKv: optionalTrue },
+  { type: fc.constant('put' as const), key: anyKey, value: anyBytes, prevKv: optionalTrue, session: anyUint },
   { requiredKeys: ['type', 'key', 'value'] },
+);
+export const openSessionArb: fc.Arbitrary<OpenSessionCommand> = fc.record({
+  type: fc.constant('openSession' as const),
+  ttlMs: anyUint,
+});
+export const closeSessionArb: fc.Arbitrary<CloseSessionCommand> = fc.record({
+  type: fc.constant('closeSession' as const),
+  sessionId: anyUint,
+  reason: fc.constantFrom('closed' as const, 'expired' as const),
+});
+export const checkpointSessionsArb: fc.Arbitrary<CheckpointSessionsCommand> = fc.record({
+  type: fc.constant('checkpointSessions' as const),
+  sessions: fc.array(fc.record({ sessionId: anyUint, remainingMs: anyUint }), { maxLength: 5 }),
+});
+export const createArb: fc.Arbitrary<CreateCommand> = fc.record(
+  {
+    type: fc.constant('create' as const),
+    path: anyKey,
+    value: anyBytes,
+    session: anyUint,
+    sequential: optionalTrue,
+    parents: optionalTrue,
+  },
+  { requiredKeys: ['type', 'path', 'value'] },
+);
+export const deleteNodeArb: fc.Arbitrary<DeleteNodeCommand> = fc.record(
+  { type: fc.constant('deleteNode' as const), path: anyKey, expectedVersion: anyUint },
+  { requiredKeys: ['type', 'path'] },
 );
 export const deleteArb: fc.Arbitrary<DeleteCommand> = fc.record(
   { type: fc.constant('delete' as const), key: anyKey, prevKv: optionalTrue },
@@ -81,4 +116,9 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   }),
   fc.record({ type: fc.constant('compact' as const), revision: revisionNumber }),
   fc.constant({ type: 'noop' as const }),
+  openSessionArb,
+  closeSessionArb,
+  checkpointSessionsArb,
+  createArb,
+  deleteNodeArb,
 );

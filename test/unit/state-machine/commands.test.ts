@@ -44,6 +44,18 @@ describe('command codec', () => {
     );
   });
 
+  it('is canonical for the session and tree tags too', () => {
+    const tags = [1, 16, 17, 18, 24, 25];
+    fc.assert(
+      fc.property(fc.constantFrom(...tags), fc.uint8Array({ maxLength: 24 }), (tag, rest) => {
+        const input = Uint8Array.of(1, tag, ...rest);
+        const decoded = decodeOrTypedError(input);
+        if (!(decoded instanceof StateMachineError)) expect(encodeCommand(decoded)).toEqual(input);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('rejects every truncation and survives byte corruption of valid encodings with typed errors', () => {
     fc.assert(
       fc.property(commandArb, fc.nat(), fc.integer({ min: 0, max: 255 }), (command, where, newByte) => {
@@ -80,6 +92,53 @@ describe('command codec', () => {
         failure: [],
       }),
     ]).toEqual([1, CommandTag.txn, 0, 1, 6, 1, 0, 1, 0x6b, 0, 2, 0]);
+    // put with a session: flags bit1, the session id after the value
+    expect([...encodeCommand({ type: 'put', key: '/a', value: bytes('x'), session: 300 })]).toEqual([
+      1, 1, 2, 2, 0x2f, 0x61, 1, 0x78, 0xac, 0x02,
+    ]);
+    expect([...encodeCommand({ type: 'openSession', ttlMs: 1000 })]).toEqual([1, 16, 0xe8, 0x07]);
+    expect([...encodeCommand({ type: 'closeSession', sessionId: 5, reason: 'expired' })]).toEqual([
+      1, 17, 5, 1,
+    ]);
+    expect([
+      ...encodeCommand({
+        type: 'checkpointSessions',
+        sessions: [
+          { sessionId: 5, remainingMs: 7 },
+          { sessionId: 9, remainingMs: 0 },
+        ],
+      }),
+    ]).toEqual([1, 18, 2, 5, 7, 9, 0]);
+    // create: flags (bit0 session, bit1 sequential, bit2 parents), path, value, session
+    expect([
+      ...encodeCommand({
+        type: 'create',
+        path: '/l',
+        value: bytes('v'),
+        session: 3,
+        sequential: true,
+        parents: true,
+      }),
+    ]).toEqual([1, 24, 7, 2, 0x2f, 0x6c, 1, 0x76, 3]);
+    expect([...encodeCommand({ type: 'create', path: '/l', value: new Uint8Array(0) })]).toEqual([
+      1, 24, 0, 2, 0x2f, 0x6c, 0,
+    ]);
+    // deleteNode: flags (bit0 expectedVersion), path, expectedVersion
+    expect([...encodeCommand({ type: 'deleteNode', path: '/l', expectedVersion: 2 })]).toEqual([
+      1, 25, 1, 2, 0x2f, 0x6c, 2,
+    ]);
+    expect([...encodeCommand({ type: 'deleteNode', path: '/l' })]).toEqual([1, 25, 0, 2, 0x2f, 0x6c]);
+  });
+
+  it('decodes only the flag bits each command defines', () => {
+    expect(
+      expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 2, 2, 0)), 'CORRUPT_COMMAND').message,
+    ).toMatch(/flag/); // delete has no session
+    expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 24, 8, 0, 0)), 'CORRUPT_COMMAND');
+    expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 25, 2, 0)), 'CORRUPT_COMMAND');
+    expect(
+      expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 17, 1, 2)), 'CORRUPT_COMMAND').message,
+    ).toMatch(/close reason 2/);
   });
 
   it('carries keys longer than 127 UTF-8 bytes and the largest safe integer', () => {
@@ -135,5 +194,22 @@ describe('command codec', () => {
       'INVALID_ARGUMENT',
     );
     expectThrowsCode(() => encodeCommand({ type: 'bogus' } as unknown as Command), 'INVALID_ARGUMENT');
+    expectThrowsCode(
+      () => encodeCommand({ type: 'put', key: '/a', value: bytes(''), session: -3 }),
+      'INVALID_ARGUMENT',
+    );
+    expectThrowsCode(() => encodeCommand({ type: 'openSession', ttlMs: 1.5 }), 'INVALID_ARGUMENT');
+    expectThrowsCode(
+      () => encodeCommand({ type: 'closeSession', sessionId: 1, reason: 'x' } as unknown as Command),
+      'INVALID_ARGUMENT',
+    );
+    expectThrowsCode(
+      () => encodeCommand({ type: 'checkpointSessions', sessions: [{ sessionId: 1, remainingMs: -1 }] }),
+      'INVALID_ARGUMENT',
+    );
+    expectThrowsCode(
+      () => encodeCommand({ type: 'deleteNode', path: '/a', expectedVersion: Number.NaN }),
+      'INVALID_ARGUMENT',
+    );
   });
 });

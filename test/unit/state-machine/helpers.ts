@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { encodeCommand } from '../../../src/state-machine/commands.js';
 import { StateMachineError } from '../../../src/state-machine/errors.js';
+import { decodeSnapshot, encodeSnapshot } from '../../../src/state-machine/snapshot-codec.js';
 import { KvStateMachine } from '../../../src/state-machine/state-machine.js';
 import type { Command, CommandResult, KeyValue, TxnResult } from '../../../src/state-machine/types.js';
 
@@ -60,6 +61,23 @@ export class Harness {
     return result;
   }
 
+  /** Opens a session; returns its id (the log index of the entry). */
+  openSession(ttlMs = 10_000): number {
+    const result = this.run({ type: 'openSession', ttlMs });
+    if (result.type !== 'openSession') throw new Error(`expected an openSession result, got ${result.type}`);
+    return result.sessionId;
+  }
+
+  /** A put owned by `session`. */
+  putIn(session: number, key: string, value: string): CommandResult {
+    return this.run({ type: 'put', key, value: bytes(value), session });
+  }
+
+  /** The index the next run() will apply at. */
+  get nextIndex(): number {
+    return this.index + 1;
+  }
+
   get(key: string, revision?: number): KeyValue | undefined {
     return this.machine.range(revision === undefined ? { key } : { key, revision }).kvs[0];
   }
@@ -71,6 +89,16 @@ export class Harness {
     );
     return result.kvs.map((kv) => `${kv.key}=${text(kv.value)}`);
   }
+}
+
+/**
+ * The machine's whole replicated state (keys, history, revisions, sessions, ownership, sequence
+ * counters) as snapshot bytes with appliedIndex zeroed: equal exactly when a command changed
+ * nothing but appliedIndex.
+ */
+export function stateImage(machine: KvStateMachine): Uint8Array {
+  const decoded = decodeSnapshot(machine.snapshot());
+  return encodeSnapshot(0, decoded.store, decoded.coordination).slice();
 }
 
 /** Runs `action` and returns the StateMachineError it throws, asserting its code. */

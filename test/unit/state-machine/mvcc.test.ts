@@ -30,6 +30,7 @@ describe('revisions and versions', () => {
       createRevision: 1,
       modRevision: 4,
       version: 3,
+      session: 0,
     });
     expect(h.get('/b')).toEqual({
       key: '/b',
@@ -37,6 +38,7 @@ describe('revisions and versions', () => {
       createRevision: 2,
       modRevision: 2,
       version: 1,
+      session: 0,
     });
   });
 
@@ -48,7 +50,7 @@ describe('revisions and versions', () => {
       type: 'delete',
       revision: 3,
       deleted: 1,
-      prevKvs: [{ key: '/a', value: bytes('2'), createRevision: 1, modRevision: 2, version: 2 }],
+      prevKvs: [{ key: '/a', value: bytes('2'), createRevision: 1, modRevision: 2, version: 2, session: 0 }],
     });
     expect(h.get('/a')).toBeUndefined();
     h.put('/a', 'new');
@@ -58,6 +60,7 @@ describe('revisions and versions', () => {
       createRevision: 4,
       modRevision: 4,
       version: 1,
+      session: 0,
     });
   });
 
@@ -81,7 +84,7 @@ describe('revisions and versions', () => {
     expect(h.put('/a', '2', true)).toEqual({
       type: 'put',
       revision: 2,
-      prevKv: { key: '/a', value: bytes('1'), createRevision: 1, modRevision: 1, version: 1 },
+      prevKv: { key: '/a', value: bytes('1'), createRevision: 1, modRevision: 1, version: 1, session: 0 },
     });
     expect(h.put('/a', '3')).toEqual({ type: 'put', revision: 3 });
   });
@@ -149,6 +152,7 @@ describe('range reads', () => {
       createRevision: 2,
       modRevision: 2,
       version: 1,
+      session: 0,
     });
     expect(h.get('/a/d')!.value).toEqual(bytes('/a/d'));
     expect(h.machine.range({ key: '/a/', range: 'prefix', countOnly: true })).toEqual({
@@ -350,9 +354,9 @@ describe('apply contract', () => {
     machine.apply(1, encodeCommand({ type: 'put', key: '/a', value: bytes('1') }));
     const garbage = machine.apply(2, new Uint8Array([1, 1, 0, 200]));
     expect(!garbage.ok && garbage.error.code).toBe('CORRUPT_COMMAND');
-    const reserved = machine.apply(3, new Uint8Array([1, 16]));
+    const reserved = machine.apply(3, new Uint8Array([1, 19]));
     expect(!reserved.ok && reserved.error.code).toBe('UNSUPPORTED_COMMAND');
-    expect(!reserved.ok && reserved.error.message).toMatch(/reserved for sessions/);
+    expect(!reserved.ok && reserved.error.message).toMatch(/reserved for further session commands/);
     expect(machine.appliedIndex).toBe(3);
     expect(machine.revision).toBe(1);
   });

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../../src/state-machine/commands.js';
+import { CoordinationState } from '../../../src/state-machine/coordination.js';
 import { crc32 } from '../../../src/state-machine/crc32.js';
+import { decodeSnapshot, encodeSnapshot } from '../../../src/state-machine/snapshot-codec.js';
 import { KvStateMachine } from '../../../src/state-machine/state-machine.js';
 import type { Command } from '../../../src/state-machine/types.js';
 import { bytes, expectThrowsCode, Harness } from './helpers.js';
@@ -17,6 +19,7 @@ function observe(machine: KvStateMachine): unknown {
     compact: machine.compactRevision,
     applied: machine.appliedIndex,
     reads,
+    sessions: machine.sessions(),
   };
 }
 
@@ -35,11 +38,44 @@ function historyEvents(machine: KvStateMachine): unknown[] {
 }
 
 const smallKey = fc.constantFrom('/a', '/a/b', '/a/c', '/b', '/b/x/y');
+const smallSession = fc.integer({ min: 1, max: 6 });
 const smallCommand: fc.Arbitrary<Command> = fc.oneof(
-  fc.record({ type: fc.constant('put' as const), key: smallKey, value: fc.uint8Array({ maxLength: 3 }) }),
+  fc.record(
+    {
+      type: fc.constant('put' as const),
+      key: smallKey,
+      value: fc.uint8Array({ maxLength: 3 }),
+      session: smallSession,
+    },
+    { requiredKeys: ['type', 'key', 'value'] },
+  ),
   fc.record({ type: fc.constant('delete' as const), key: smallKey }),
   fc.record({ type: fc.constant('deleteRange' as const), prefix: fc.constantFrom('/a', '/b/') }),
   fc.record({ type: fc.constant('compact' as const), revision: fc.integer({ min: 1, max: 30 }) }),
+  fc.record({ type: fc.constant('openSession' as const), ttlMs: fc.constantFrom(1000, 2000) }),
+  fc.record({
+    type: fc.constant('closeSession' as const),
+    sessionId: smallSession,
+    reason: fc.constant('expired' as const),
+  }),
+  fc.record({
+    type: fc.constant('checkpointSessions' as const),
+    sessions: fc.uniqueArray(fc.record({ sessionId: smallSession, remainingMs: fc.nat(3000) }), {
+      selector: (c) => c.sessionId,
+      maxLength: 3,
+    }),
+  }),
+  fc.record(
+    {
+      type: fc.constant('create' as const),
+      path: fc.constantFrom('/a/n-', '/b/x/', '/c'),
+      value: fc.uint8Array({ maxLength: 3 }),
+      session: smallSession,
+      sequential: fc.boolean(),
+      parents: fc.constant(true),
+    },
+    { requiredKeys: ['type', 'path', 'value', 'sequential', 'parents'] },
+  ),
 );
 
 /** Re-signs a tampered image so the structural checks (not the checksum) must catch it. */
@@ -94,13 +130,16 @@ describe('snapshot and restore', () => {
       'CORRUPT_SNAPSHOT',
     );
     expectThrowsCode(() => KvStateMachine.fromSnapshot(new Uint8Array(0)), 'CORRUPT_SNAPSHOT');
-    const wrongVersion = image.slice();
-    wrongVersion[4] = 2;
-    const error = expectThrowsCode(
-      () => KvStateMachine.fromSnapshot(resign(wrongVersion)),
-      'CORRUPT_SNAPSHOT',
-    );
-    expect(error.message).toMatch(/format version 2/);
+    // Version 1 (before sessions) is no longer readable, and neither is a future version.
+    for (const version of [1, 3]) {
+      const wrongVersion = image.slice();
+      wrongVersion[4] = version;
+      const error = expectThrowsCode(
+        () => KvStateMachine.fromSnapshot(resign(wrongVersion)),
+        'CORRUPT_SNAPSHOT',
+      );
+      expect(error.message).toMatch(new RegExp(`format version ${version} is not supported`));
+    }
   });
 
   it('checks structure behind a valid checksum', () => {
@@ -117,6 +156,23 @@ describe('snapshot and restore', () => {
     const trailing = resign(Uint8Array.of(...image.subarray(0, image.length - 4), 0, 0, 0, 0, 0));
     expect(expectThrowsCode(() => KvStateMachine.fromSnapshot(trailing), 'CORRUPT_SNAPSHOT').message).toMatch(
       /trailing/,
+    );
+  });
+
+  it('checks sessions and ownership behind a valid checksum', () => {
+    const h = new Harness();
+    const s = h.openSession(); // index 1
+    h.putIn(s, '/a', '1');
+    const decoded = decodeSnapshot(h.machine.snapshot());
+    // A live key owned by a session the image does not list.
+    const orphan = encodeSnapshot(decoded.appliedIndex, decoded.store, new CoordinationState()).slice();
+    expect(expectThrowsCode(() => KvStateMachine.fromSnapshot(orphan), 'CORRUPT_SNAPSHOT').message).toMatch(
+      /key "\/a" is owned by unknown session 1/,
+    );
+    // A session id beyond appliedIndex cannot have come from the log.
+    const early = encodeSnapshot(0, decoded.store, decoded.coordination).slice();
+    expect(expectThrowsCode(() => KvStateMachine.fromSnapshot(early), 'CORRUPT_SNAPSHOT').message).toMatch(
+      /beyond appliedIndex/,
     );
   });
 

@@ -88,12 +88,14 @@ describe('txn execution', () => {
         type: 'delete',
         revision: 4,
         deleted: 1,
-        prevKvs: [{ key: '/other', value: bytes('x'), createRevision: 2, modRevision: 2, version: 1 }],
+        prevKvs: [
+          { key: '/other', value: bytes('x'), createRevision: 2, modRevision: 2, version: 1, session: 0 },
+        ],
       },
       {
         type: 'put',
         revision: 4,
-        prevKv: { key: '/a', value: bytes('m'), createRevision: 1, modRevision: 3, version: 2 },
+        prevKv: { key: '/a', value: bytes('m'), createRevision: 1, modRevision: 3, version: 2, session: 0 },
       },
     ]);
     expect(h.machine.revision).toBe(4);
