@@ -902,7 +902,13 @@ export class RaftNode {
     const snapshot = this.receivedSnapshot;
     const applyFrom = Math.max(this.log.applied, snapshot?.meta.index ?? 0) + 1;
     const committedEntries = this.log.slice(applyFrom, this.applyLimit());
+    const durable = this.persistedHardState;
+    const mustSync =
+      entries.length > 0 ||
+      snapshot !== null ||
+      (hardState !== null && (hardState.term !== durable.term || hardState.vote !== durable.vote));
     const ready: Ready = {
+      mustSync,
       softState: softChanged ? soft : null,
       hardState,
       entries,

@@ -206,4 +206,9 @@ export interface Ready {
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
+  /**
+   * Whether step 1 must be fsynced: false when only the commit index changed (a commit index
+   * lost in a crash is simply learned again), which keeps an fsync off the commit path.
+   */
+  readonly mustSync: boolean;
 }

@@ -341,10 +341,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         hardState: ready.hardState,
         entries: ready.entries,
         snapshot: ready.snapshot,
+        sync: ready.mustSync,
       });
       this.counters.persistBatches++;
       this.counters.entriesPersisted += ready.entries.length;
-      this.emit('persisted', performance.now() - started, ready.entries.length);
+      if (ready.mustSync) this.emit('persisted', performance.now() - started, ready.entries.length);
     }
     // 2. Send what depended on the persisted state.
     if (late.length > 0) this.options.transport.send(late);

@@ -7,6 +7,12 @@ export interface PersistBatch {
   readonly entries: readonly Entry[];
   /** A received snapshot: replaces the whole persisted log (all entries discarded) before `entries` are stored. */
   readonly snapshot: Snapshot | null;
+  /**
+   * Default true. False only for a batch whose loss in a crash is harmless (Ready.mustSync:
+   * only the commit index moved). It is still written in order: a later synced batch makes
+   * it durable too.
+   */
+  readonly sync?: boolean;
 }
 
 /**

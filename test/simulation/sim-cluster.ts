@@ -197,6 +197,7 @@ export class SimCluster {
     node.raft = null;
     node.sm = null;
     node.inFlight = null;
+    node.disk.crash();
     node.crashes++;
     this.trace(`${node.id} CRASH`);
   }
@@ -303,7 +304,7 @@ export class SimCluster {
     node.inFlight = null;
 
     const previousCommit = node.disk.hardState.commit;
-    node.disk.persist(ready.hardState, ready.entries, ready.snapshot);
+    node.disk.persist(ready.hardState, ready.entries, ready.snapshot, ready.mustSync);
     if (ready.hardState) this.checker.observeDurableCommit(node.id, previousCommit, ready.hardState.commit);
     this.checker.observePersisted(node.id, ready.entries, (index) => diskTerm(node.disk, index));
 

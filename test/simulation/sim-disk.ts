@@ -7,12 +7,21 @@ import type { Entry, HardState, PersistedState, Snapshot } from '../../src/raft/
  */
 export class SimDisk {
   hardState: HardState = { term: 0, vote: null, commit: 0 };
+  /** The hard state as of the last fsync: an unsynced write of it is lost in a crash. */
+  private syncedHardState: HardState = this.hardState;
   snapshot: Snapshot | null = null;
   entries: Entry[] = [];
   writes = 0;
 
-  persist(hardState: HardState | null, entries: readonly Entry[], snapshot: Snapshot | null): void {
+  persist(
+    hardState: HardState | null,
+    entries: readonly Entry[],
+    snapshot: Snapshot | null,
+    sync = true,
+  ): void {
     this.writes++;
+    if (!sync && (entries.length > 0 || snapshot))
+      throw new Error('sim disk: entries and snapshots must be synced');
     if (snapshot) {
       this.snapshot = snapshot;
       this.entries = [];
@@ -27,6 +36,12 @@ export class SimDisk {
       for (const e of entries) this.entries.push(e);
     }
     if (hardState) this.hardState = hardState;
+    if (sync) this.syncedHardState = this.hardState;
+  }
+
+  /** Power loss: whatever was written without fsync is gone. */
+  crash(): void {
+    this.hardState = this.syncedHardState;
   }
 
   compact(snapshot: Snapshot): void {
