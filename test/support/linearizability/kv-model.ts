@@ -58,7 +58,8 @@ export function describeKvOperation(input: KvInput, output: KvOutput | undefined
     case 'put':
       return result(`put(${input.key}, ${JSON.stringify(input.value)})`);
     case 'get': {
-      const value = output?.f === 'get' ? (output.value === null ? '(absent)' : JSON.stringify(output.value)) : '?';
+      const value =
+        output?.f === 'get' ? (output.value === null ? '(absent)' : JSON.stringify(output.value)) : '?';
       return `get(${input.key}) → ${value}`;
     }
     case 'cas': {
@@ -67,7 +68,8 @@ export function describeKvOperation(input: KvInput, output: KvOutput | undefined
       return `cas(${input.key}, ${expected} → ${JSON.stringify(input.value)}) → ${outcome}`;
     }
     case 'delete': {
-      const deleted = output?.f === 'delete' ? (output.deleted === undefined ? 'ok' : `${output.deleted} deleted`) : '?';
+      const deleted =
+        output?.f === 'delete' ? (output.deleted === undefined ? 'ok' : `${output.deleted} deleted`) : '?';
       return `delete(${input.key}) → ${deleted}`;
     }
   }

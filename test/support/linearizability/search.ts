@@ -143,7 +143,9 @@ function buildEntryList<I, O>(operations: readonly Operation<I, O>[]): Entry {
   const entries: Entry[] = [];
   operations.forEach((operation, op) => {
     if (!(operation.return >= operation.call)) {
-      throw new Error(`operation ${operation.id} returns (${operation.return}) before its call (${operation.call})`);
+      throw new Error(
+        `operation ${operation.id} returns (${operation.return}) before its call (${operation.call})`,
+      );
     }
     const ret: Entry = { kind: 'return', op, time: operation.return, match: null, prev: null, next: null };
     const call: Entry = { kind: 'call', op, time: operation.call, match: ret, prev: null, next: null };
