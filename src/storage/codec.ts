@@ -38,7 +38,10 @@ export const SNAPSHOT_META_KEY = Buffer.from([Namespace.SnapshotMeta]);
 
 /** Iterator bounds covering every key of a namespace. */
 export const ENTRY_RANGE = { gte: Buffer.from([Namespace.Entry]), lt: Buffer.from([Namespace.Entry + 1]) };
-export const SNAPSHOT_CHUNK_RANGE = { gte: Buffer.from([Namespace.SnapshotChunk]), lt: Buffer.from([Namespace.SnapshotChunk + 1]) };
+export const SNAPSHOT_CHUNK_RANGE = {
+  gte: Buffer.from([Namespace.SnapshotChunk]),
+  lt: Buffer.from([Namespace.SnapshotChunk + 1]),
+};
 
 export function entryKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(9);
@@ -104,11 +107,14 @@ function seal(key: Buffer, record: Buffer): Buffer {
 
 /** Checks the frame and returns the payload (a view, not a copy). */
 function open(key: Buffer, record: Buffer): Buffer {
-  if (record.length < HEADER_BYTES) throw new RecordDecodeError(`record is ${record.length} bytes, shorter than its header`);
+  if (record.length < HEADER_BYTES)
+    throw new RecordDecodeError(`record is ${record.length} bytes, shorter than its header`);
   const expected = record.readUInt32BE(0);
   const actual = crc32(record.subarray(CRC_BYTES), crc32(key));
   if (expected !== actual) {
-    throw new RecordDecodeError(`checksum mismatch (stored 0x${hex32(expected)}, computed 0x${hex32(actual)})`);
+    throw new RecordDecodeError(
+      `checksum mismatch (stored 0x${hex32(expected)}, computed 0x${hex32(actual)})`,
+    );
   }
   const version = record[CRC_BYTES];
   if (version !== RECORD_VERSION) throw new RecordDecodeError(`unknown record version ${String(version)}`);
@@ -126,7 +132,9 @@ class PayloadReader {
 
   private need(bytes: number): number {
     if (this.offset + bytes > this.buf.length) {
-      throw new RecordDecodeError(`payload truncated: needs ${bytes} bytes at byte ${this.offset} of ${this.buf.length}`);
+      throw new RecordDecodeError(
+        `payload truncated: needs ${bytes} bytes at byte ${this.offset} of ${this.buf.length}`,
+      );
     }
     const at = this.offset;
     this.offset += bytes;
@@ -152,7 +160,8 @@ class PayloadReader {
     return this.bytes(this.buf.length - this.offset);
   }
   end(): void {
-    if (this.offset !== this.buf.length) throw new RecordDecodeError(`${this.buf.length - this.offset} unexpected trailing bytes`);
+    if (this.offset !== this.buf.length)
+      throw new RecordDecodeError(`${this.buf.length - this.offset} unexpected trailing bytes`);
   }
 }
 
@@ -173,7 +182,8 @@ export function encodeFormatMarker(): Buffer {
 /** The format version the marker declares. */
 export function decodeFormatMarker(record: Buffer): number {
   const reader = new PayloadReader(open(FORMAT_MARKER_KEY, record));
-  if (!reader.bytes(FORMAT_MAGIC.length).equals(FORMAT_MAGIC)) throw new RecordDecodeError('not a raftree format marker');
+  if (!reader.bytes(FORMAT_MAGIC.length).equals(FORMAT_MAGIC))
+    throw new RecordDecodeError('not a raftree format marker');
   const version = reader.bytes(2).readUInt16BE(0);
   reader.end();
   return version;
@@ -275,7 +285,11 @@ export function decodeSnapshotMeta(record: Buffer): StoredSnapshotMeta {
 }
 
 /** Each chunk names the snapshot it belongs to, so a stale chunk cannot pass for a current one. */
-export function encodeSnapshotChunk(chunkNumber: number, meta: SnapshotMeta, data: Uint8Array): { key: Buffer; value: Buffer } {
+export function encodeSnapshotChunk(
+  chunkNumber: number,
+  meta: SnapshotMeta,
+  data: Uint8Array,
+): { key: Buffer; value: Buffer } {
   const key = snapshotChunkKey(chunkNumber);
   const value = allocRecord(16 + data.length);
   writeU64(value, PAYLOAD_OFFSET, meta.index);

@@ -15,7 +15,8 @@ export abstract class StorageError extends Error {
 }
 
 /** Which kind of record a corruption was found in. */
-export type StorageRecordKind = 'formatMarker' | 'hardState' | 'snapshotMeta' | 'snapshotChunk' | 'entry' | 'log';
+export type StorageRecordKind =
+  'formatMarker' | 'hardState' | 'snapshotMeta' | 'snapshotChunk' | 'entry' | 'log';
 
 /**
  * What is on disk cannot be trusted: a checksum mismatch, a malformed record, a gap in the log,
@@ -31,7 +32,10 @@ export class StorageCorruptionError extends StorageError {
   readonly position: number | null;
 
   constructor(record: StorageRecordKind, detail: string, where: { keyHex?: string; position?: number } = {}) {
-    const position = where.position === undefined ? '' : ` ${record === 'snapshotChunk' ? 'chunk' : 'index'} ${where.position}`;
+    const position =
+      where.position === undefined
+        ? ''
+        : ` ${record === 'snapshotChunk' ? 'chunk' : 'index'} ${where.position}`;
     const key = where.keyHex === undefined ? '' : ` (key 0x${where.keyHex})`;
     super(`Storage is corrupt: ${record} record${position}${key}: ${detail}`);
     this.name = 'StorageCorruptionError';
@@ -45,7 +49,9 @@ export class StorageCorruptionError extends StorageError {
 export class StorageUnsupportedFormatError extends StorageError {
   readonly code = 'STORAGE_UNSUPPORTED_FORMAT' as const;
   constructor(dir: string, found: number, supported: number) {
-    super(`Storage at ${dir} uses format version ${found}; this build reads version ${supported}. Upgrade raftree or use another data directory.`);
+    super(
+      `Storage at ${dir} uses format version ${found}; this build reads version ${supported}. Upgrade raftree or use another data directory.`,
+    );
     this.name = 'StorageUnsupportedFormatError';
   }
 }

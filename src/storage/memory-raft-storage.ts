@@ -47,7 +47,11 @@ export class MemoryRaftStorage implements RaftStorage {
   async load(): Promise<PersistedState> {
     this.assertOpen('load');
     const { hardState, snapshot, entries } = this.durable;
-    return { hardState: { ...hardState }, snapshot: snapshot === null ? null : copySnapshot(snapshot), entries: entries.map(copyEntry) };
+    return {
+      hardState: { ...hardState },
+      snapshot: snapshot === null ? null : copySnapshot(snapshot),
+      entries: entries.map(copyEntry),
+    };
   }
 
   async persist(batch: PersistBatch): Promise<void> {
@@ -70,14 +74,21 @@ export class MemoryRaftStorage implements RaftStorage {
 
   private apply(plan: WritePlan): void {
     const durable = this.durable;
-    const isNoop = plan.hardState === null && plan.snapshot === null && plan.entries.length === 0 && plan.deleteRanges.length === 0;
+    const isNoop =
+      plan.hardState === null &&
+      plan.snapshot === null &&
+      plan.entries.length === 0 &&
+      plan.deleteRanges.length === 0;
     if (isNoop) return;
 
     // The plan's bounds say which stored entries survive; keep those, then add the new ones.
     const { snapshotIndex: oldSnapshotIndex } = durable.bounds;
     const keepFrom = plan.bounds.snapshotIndex + 1;
     const firstNew = plan.entries[0]?.index ?? plan.bounds.lastIndex + 1;
-    const kept = durable.entries.slice(Math.max(0, keepFrom - oldSnapshotIndex - 1), Math.max(0, firstNew - oldSnapshotIndex - 1));
+    const kept = durable.entries.slice(
+      Math.max(0, keepFrom - oldSnapshotIndex - 1),
+      Math.max(0, firstNew - oldSnapshotIndex - 1),
+    );
     durable.entries = kept.concat(plan.entries.map(copyEntry));
     if (plan.snapshot !== null) durable.snapshot = copySnapshot(plan.snapshot);
     if (plan.hardState !== null) durable.hardState = { ...plan.hardState };
@@ -102,5 +113,8 @@ function copyEntry(entry: Entry): Entry {
 
 function copySnapshot(snapshot: Snapshot): Snapshot {
   const { index, term, conf } = snapshot.meta;
-  return { meta: { index, term, conf: { voters: [...conf.voters], learners: [...conf.learners] } }, data: new Uint8Array(snapshot.data) };
+  return {
+    meta: { index, term, conf: { voters: [...conf.voters], learners: [...conf.learners] } },
+    data: new Uint8Array(snapshot.data),
+  };
 }

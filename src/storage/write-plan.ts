@@ -64,20 +64,37 @@ export function planPersist(bounds: LogBounds, batch: PersistBatch): WritePlan {
   const first = entries[0];
   if (first !== undefined) {
     if (first.index > lastIndex + 1) {
-      throw new StorageInvalidWriteError(`entries start at index ${first.index} but the log ends at index ${lastIndex}; that would leave a gap`);
+      throw new StorageInvalidWriteError(
+        `entries start at index ${first.index} but the log ends at index ${lastIndex}; that would leave a gap`,
+      );
     }
     lastIndex = entries[entries.length - 1]!.index;
   }
 
   const next: LogBounds = { snapshotIndex, lastIndex };
-  return { hardState: batch.hardState, snapshot: batch.snapshot, deleteRanges: discardedRanges(bounds, next), entries, bounds: next };
+  return {
+    hardState: batch.hardState,
+    snapshot: batch.snapshot,
+    deleteRanges: discardedRanges(bounds, next),
+    entries,
+    bounds: next,
+  };
 }
 
 /** Plan a `compact`: store the snapshot and discard the entries it covers; later entries stay. */
 export function planCompact(bounds: LogBounds, snapshot: Snapshot): WritePlan {
   validateSnapshot(snapshot, bounds);
-  const next: LogBounds = { snapshotIndex: snapshot.meta.index, lastIndex: Math.max(bounds.lastIndex, snapshot.meta.index) };
-  return { hardState: null, snapshot, deleteRanges: discardedRanges(bounds, next), entries: [], bounds: next };
+  const next: LogBounds = {
+    snapshotIndex: snapshot.meta.index,
+    lastIndex: Math.max(bounds.lastIndex, snapshot.meta.index),
+  };
+  return {
+    hardState: null,
+    snapshot,
+    deleteRanges: discardedRanges(bounds, next),
+    entries: [],
+    bounds: next,
+  };
 }
 
 /** Stored entries (before) that lie outside the stored range (after). */
@@ -97,21 +114,38 @@ function isCount(value: unknown): value is number {
 }
 
 function validateHardState(hardState: HardState): void {
-  if (!isCount(hardState.term)) throw new StorageInvalidWriteError(`hard state term ${String(hardState.term)} is not a non-negative safe integer`);
-  if (!isCount(hardState.commit)) throw new StorageInvalidWriteError(`hard state commit ${String(hardState.commit)} is not a non-negative safe integer`);
-  if (hardState.vote !== null && typeof hardState.vote !== 'string') throw new StorageInvalidWriteError('hard state vote must be a string or null');
+  if (!isCount(hardState.term))
+    throw new StorageInvalidWriteError(
+      `hard state term ${String(hardState.term)} is not a non-negative safe integer`,
+    );
+  if (!isCount(hardState.commit))
+    throw new StorageInvalidWriteError(
+      `hard state commit ${String(hardState.commit)} is not a non-negative safe integer`,
+    );
+  if (hardState.vote !== null && typeof hardState.vote !== 'string')
+    throw new StorageInvalidWriteError('hard state vote must be a string or null');
 }
 
 function validateSnapshot(snapshot: Snapshot, bounds: LogBounds): void {
   const { meta } = snapshot;
-  if (!isCount(meta.index)) throw new StorageInvalidWriteError(`snapshot index ${String(meta.index)} is not a non-negative safe integer`);
-  if (!isCount(meta.term)) throw new StorageInvalidWriteError(`snapshot term ${String(meta.term)} is not a non-negative safe integer`);
-  if (!(snapshot.data instanceof Uint8Array)) throw new StorageInvalidWriteError('snapshot data must be a Uint8Array');
+  if (!isCount(meta.index))
+    throw new StorageInvalidWriteError(
+      `snapshot index ${String(meta.index)} is not a non-negative safe integer`,
+    );
+  if (!isCount(meta.term))
+    throw new StorageInvalidWriteError(
+      `snapshot term ${String(meta.term)} is not a non-negative safe integer`,
+    );
+  if (!(snapshot.data instanceof Uint8Array))
+    throw new StorageInvalidWriteError('snapshot data must be a Uint8Array');
   for (const id of [...meta.conf.voters, ...meta.conf.learners]) {
-    if (typeof id !== 'string') throw new StorageInvalidWriteError('snapshot configuration members must be strings');
+    if (typeof id !== 'string')
+      throw new StorageInvalidWriteError('snapshot configuration members must be strings');
   }
   if (meta.index < bounds.snapshotIndex) {
-    throw new StorageInvalidWriteError(`snapshot at index ${meta.index} is older than the stored snapshot at index ${bounds.snapshotIndex}`);
+    throw new StorageInvalidWriteError(
+      `snapshot at index ${meta.index} is older than the stored snapshot at index ${bounds.snapshotIndex}`,
+    );
   }
 }
 
@@ -120,14 +154,21 @@ function validateEntries(entries: readonly Entry[]): void {
   if (first === undefined) return;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
-    if (!isCount(entry.index) || entry.index < 1) throw new StorageInvalidWriteError(`entry index ${String(entry.index)} is not a positive safe integer`);
+    if (!isCount(entry.index) || entry.index < 1)
+      throw new StorageInvalidWriteError(`entry index ${String(entry.index)} is not a positive safe integer`);
     if (entry.index !== first.index + i) {
-      throw new StorageInvalidWriteError(`entries are not contiguous: index ${entry.index} follows index ${entries[i - 1]!.index}`);
+      throw new StorageInvalidWriteError(
+        `entries are not contiguous: index ${entry.index} follows index ${entries[i - 1]!.index}`,
+      );
     }
-    if (!isCount(entry.term)) throw new StorageInvalidWriteError(`entry ${entry.index} has term ${String(entry.term)}, not a non-negative safe integer`);
+    if (!isCount(entry.term))
+      throw new StorageInvalidWriteError(
+        `entry ${entry.index} has term ${String(entry.term)}, not a non-negative safe integer`,
+      );
     if (entry.type !== EntryType.Normal && entry.type !== EntryType.ConfChange) {
       throw new StorageInvalidWriteError(`entry ${entry.index} has unknown type ${String(entry.type)}`);
     }
-    if (!(entry.data instanceof Uint8Array)) throw new StorageInvalidWriteError(`entry ${entry.index} data must be a Uint8Array`);
+    if (!(entry.data instanceof Uint8Array))
+      throw new StorageInvalidWriteError(`entry ${entry.index} data must be a Uint8Array`);
   }
 }
