@@ -42,6 +42,46 @@ import {
   type TxnResult,
 } from './types.js';
 import { Watcher, type WatchOptions } from './watch.js';
+import { ServiceDiscovery, type DiscoveryOptions } from './discovery.js';
+import {
+  deregisterInstance,
+  discoverInstances,
+  heartbeatInstance,
+  registerInstance,
+  ServiceWatch,
+  type DiscoverOptions,
+  type DiscoverResult,
+  type InstanceRegistration,
+  type RegisterResult,
+  type RegistryDeps,
+} from './registry.js';
+import type { BalancerStrategy } from './balancer/index.js';
+import type { ClientResource, CoordinationDeps } from './coordination-deps.js';
+import { coordinationMethods } from './coordination-proto.js';
+import { Election, type WaitOptions } from './election.js';
+import { acquireLock, type Lock } from './lock.js';
+import {
+  closeSession,
+  grantSession,
+  listSessions,
+  Session,
+  sessionInfo,
+  type GrantedSession,
+  type SessionInfo,
+  type SessionOptions,
+} from './session.js';
+import {
+  childrenOf,
+  createNode,
+  deleteNode,
+  statNode,
+  type CreateOptions,
+  type CreateResult,
+  type DeleteNodeOptions,
+  type NodeStat,
+  type SessionRef,
+  type TreeReadOptions,
+} from './tree.js';
 import type {
   DeleteResponseWire,
   MemberWire,
@@ -94,7 +134,11 @@ export class RaftreeClient {
   private readonly deadlineMs: number;
   private readonly connectTimeoutMs: number;
   private readonly watchers = new Set<Watcher>();
-  private discovery: Promise<void> | null = null;
+  /** Sessions kept alive and leader observations: close() stops them. */
+  private readonly resources = new Set<ClientResource>();
+  private coordinationDeps: CoordinationDeps | null = null;
+  private registryDeps: RegistryDeps | null = null;
+  private leaderDiscovery: Promise<void> | null = null;
   private closed = false;
 
   constructor(options: RaftreeClientOptions) {
@@ -242,6 +286,168 @@ export class RaftreeClient {
     return watcher;
   }
 
+  // ----------------------------------------------------------------------------- Coordination
+
+  /** Opens a session kept alive by this client until close() (or until it is lost). */
+  session(options: SessionOptions): Promise<Session> {
+    this.assertOpen('open session');
+    return Session.open(this.coordination(), options);
+  }
+
+  /** Opens a session that nobody keeps alive yet (what `raftree session grant` does). */
+  grantSession(ttlMs: number, options: CallOptions = {}): Promise<GrantedSession> {
+    this.assertOpen('open session');
+    return grantSession(this.coordination(), ttlMs, options.deadlineMs);
+  }
+
+  /** Keeps an existing session alive (e.g. one granted by another process). */
+  sessionById(
+    id: number,
+    options: { keepAliveIntervalMs?: number; deadlineMs?: number } = {},
+  ): Promise<Session> {
+    this.assertOpen(`keep session ${id} alive`);
+    return Session.resume(this.coordination(), id, options);
+  }
+
+  /** A session's TTL, remaining time (from the leader) and ephemeral keys. */
+  sessionInfo(id: number, options: CallOptions = {}): Promise<SessionInfo> {
+    this.assertOpen(`session info ${id}`);
+    return sessionInfo(this.coordination(), id, options.deadlineMs);
+  }
+
+  sessions(options: CallOptions = {}): Promise<SessionInfo[]> {
+    this.assertOpen('list sessions');
+    return listSessions(this.coordination(), options.deadlineMs);
+  }
+
+  /** Ends a session by id (its ephemeral nodes are deleted); returns the deleted keys. */
+  revokeSession(id: number, options: CallOptions = {}): Promise<string[]> {
+    this.assertOpen(`close session ${id}`);
+    return closeSession(this.coordination(), id, options.deadlineMs);
+  }
+
+  /** ZooKeeper create: the parent must exist (unless `parents`); optionally ephemeral and sequential. */
+  create(path: string, value: Bytes = '', options: CreateOptions = {}): Promise<CreateResult> {
+    this.assertOpen(`create ${path}`);
+    return createNode(this.coordination(), path, value, options);
+  }
+
+  /** A node's stat and value, or undefined if there is no node at `path`. */
+  stat(path: string, options: TreeReadOptions = {}): Promise<NodeStat | undefined> {
+    this.assertOpen(`stat ${path}`);
+    return statNode(this.coordination(), path, options);
+  }
+
+  async exists(path: string, options: TreeReadOptions = {}): Promise<boolean> {
+    return (await this.stat(path, options)) !== undefined;
+  }
+
+  /** The sorted child names of `path` (including names that only prefix deeper keys). */
+  children(path: string, options: TreeReadOptions = {}): Promise<string[]> {
+    this.assertOpen(`children ${path}`);
+    return childrenOf(this.coordination(), path, options);
+  }
+
+  /** ZooKeeper delete: fails if the node is missing, has children or (optionally) changed. */
+  deleteNode(
+    path: string,
+    options: DeleteNodeOptions = {},
+  ): Promise<{ header: ResponseHeader; revision: number }> {
+    this.assertOpen(`delete node ${path}`);
+    return deleteNode(this.coordination(), path, options);
+  }
+
+  /** An election: campaign / resign / leader / observe. */
+  election(name: string): Election {
+    this.assertOpen(`election ${name}`);
+    return new Election(this.coordination(), name);
+  }
+
+  /** Waits until `session` holds the lock `name`. */
+  lock(name: string, session: SessionRef, options: WaitOptions = {}): Promise<Lock> {
+    this.assertOpen(`lock ${name}`);
+    return acquireLock(this.coordination(), name, session, options);
+  }
+
+  private coordination(): CoordinationDeps {
+    this.coordinationDeps ??= {
+      methods: coordinationMethods(),
+      call: (spec) => this.unary(spec),
+      pool: this.pool,
+      selector: this.selector,
+      retry: this.retry,
+      connectTimeoutMs: this.connectTimeoutMs,
+      track: (resource) => {
+        this.resources.add(resource);
+        return () => this.resources.delete(resource);
+      },
+    };
+    return this.coordinationDeps;
+  }
+
+  // ------------------------------------------------------------------------- Service registry
+
+  /** Registers (or re-registers) a service instance, optionally tied to a session and with health checks. */
+  register(registration: InstanceRegistration, options: CallOptions = {}): Promise<RegisterResult> {
+    this.assertOpen(`register ${registration.name}/${registration.id}`);
+    return registerInstance(this.registry(), registration, options.deadlineMs);
+  }
+
+  /** Removes an instance (NOT_FOUND if it is not registered). */
+  deregister(
+    name: string,
+    id: string,
+    options: CallOptions = {},
+  ): Promise<{ header: ResponseHeader; revision: number }> {
+    this.assertOpen(`deregister ${name}/${id}`);
+    return deregisterInstance(this.registry(), name, id, options.deadlineMs);
+  }
+
+  /** Resets the instance's TTL checks (or only `check`); returns the checks reset. */
+  heartbeat(
+    name: string,
+    id: string,
+    options: CallOptions & { check?: string } = {},
+  ): Promise<{ header: ResponseHeader; checks: string[] }> {
+    this.assertOpen(`heartbeat ${name}/${id}`);
+    return heartbeatInstance(this.registry(), name, id, options);
+  }
+
+  /** The instances of `name` ("" = every service) that match the filters. */
+  discover(name: string, options: DiscoverOptions = {}): Promise<DiscoverResult> {
+    this.assertOpen(`discover ${name}`);
+    return discoverInstances(this.registry(), name, options);
+  }
+
+  /** A stream of the service's instances: a snapshot, then every register / health change / deregister. */
+  watchService(name: string): ServiceWatch {
+    this.assertOpen(`watch service ${name}`);
+    const watch = new ServiceWatch(this.registry(), name);
+    const resource = { stopLocally: () => watch.close() };
+    this.resources.add(resource);
+    watch.once('close', () => this.resources.delete(resource));
+    return watch;
+  }
+
+  /** A watch-fed cache of the service's instances with load balancing, retries and circuit breakers. */
+  discovery<S extends BalancerStrategy>(name: string, options: DiscoveryOptions<S> = {}): ServiceDiscovery {
+    this.assertOpen(`discovery ${name}`);
+    const discovery = new ServiceDiscovery(this.registry(), name, options as DiscoveryOptions);
+    const resource = { stopLocally: () => discovery.close() };
+    this.resources.add(resource);
+    discovery.once('close', () => this.resources.delete(resource));
+    return discovery;
+  }
+
+  private registry(): RegistryDeps {
+    this.registryDeps ??= {
+      call: (spec) => this.unary(spec),
+      watch: (key, options) => this.watch(key, options),
+      retry: this.retry,
+    };
+    return this.registryDeps;
+  }
+
   // --------------------------------------------------------------------------------- Cluster
 
   /** One node's status: the given endpoint's, or any reachable one's. */
@@ -350,6 +556,9 @@ export class RaftreeClient {
     this.closed = true;
     for (const watcher of [...this.watchers]) watcher.close();
     this.watchers.clear();
+    // Sessions are NOT closed on the server: they expire after their TTL (close them first).
+    for (const resource of [...this.resources]) resource.stopLocally();
+    this.resources.clear();
     this.pool.close();
   }
 
@@ -417,7 +626,7 @@ export class RaftreeClient {
 
   /** Asks every endpoint who leads; done at the first answer that names a leader we can reach. */
   private discoverLeader(deadline: number): Promise<void> {
-    this.discovery ??= new Promise<void>((resolve) => {
+    this.leaderDiscovery ??= new Promise<void>((resolve) => {
       let pending = this.endpoints.length;
       const settleOne = () => {
         pending--;
@@ -427,9 +636,9 @@ export class RaftreeClient {
         this.statusOnce(endpoint, deadline).then(settleOne, settleOne);
       }
     }).finally(() => {
-      this.discovery = null;
+      this.leaderDiscovery = null;
     });
-    return this.discovery;
+    return this.leaderDiscovery;
   }
 }
 

@@ -55,10 +55,16 @@ export class Connection {
     }
   }
 
-  /** One unary call; rejects with the raw grpc ServiceError. */
-  unary<Req, Res>(method: MethodDefinition<Req, Res>, request: Req, deadline: number): Promise<Res> {
+  /** One unary call; rejects with the raw grpc ServiceError (CANCELLED once `signal` aborts). */
+  unary<Req, Res>(
+    method: MethodDefinition<Req, Res>,
+    request: Req,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      this.client.makeUnaryRequest(
+      const onAbort = (): void => call.cancel();
+      const call = this.client.makeUnaryRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
@@ -66,12 +72,28 @@ export class Connection {
         new grpc.Metadata(),
         { deadline },
         (error, response) => {
+          signal?.removeEventListener('abort', onAbort);
           if (error) reject(error);
           else if (response === undefined) reject(new Error(`${method.path} returned no message`));
           else resolve(response);
         },
       );
+      if (signal !== undefined) {
+        if (signal.aborted) call.cancel();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }
     });
+  }
+
+  serverStream<Req, Res>(method: MethodDefinition<Req, Res>, request: Req): grpc.ClientReadableStream<Res> {
+    return this.client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      new grpc.Metadata(),
+      {},
+    );
   }
 
   bidi<Req, Res>(method: MethodDefinition<Req, Res>): grpc.ClientDuplexStream<Req, Res> {

@@ -33,3 +33,35 @@ export type {
 } from './types.js';
 export { DEFAULT_RETRY_POLICY, fullJitterDelayMs } from './backoff.js';
 export type { RetryPolicy } from './backoff.js';
+export { Session } from './session.js';
+export type {
+  GrantedSession,
+  SessionOptions,
+  SessionEvents,
+  SessionInfo,
+  SessionKeepAliveInfo,
+} from './session.js';
+export { Election, Leadership, LeaderObserver } from './election.js';
+export type { ElectionLeader, LeaderKey, LeaderObserverEvents, WaitOptions } from './election.js';
+export { Lock } from './lock.js';
+export type {
+  CreateOptions,
+  CreateResult,
+  DeleteNodeOptions,
+  NodeStat,
+  SessionRef,
+  TreeReadOptions,
+} from './tree.js';
+export { ServiceDiscovery } from './discovery.js';
+export type { DiscoveryOptions, DiscoveryCallOptions, ServiceDiscoveryEvents } from './discovery.js';
+export { ServiceWatch } from './registry.js';
+export type {
+  DiscoverOptions,
+  DiscoverResult,
+  InstanceRegistration,
+  RegisterResult,
+  RegisteredInstance,
+  RegistryCheckInput,
+  ServiceWatchEvent,
+  ServiceWatchEvents,
+} from './registry.js';

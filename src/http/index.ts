@@ -12,6 +12,7 @@ import {
   type RouteHandler,
 } from './side-port.js';
 import { checkHealth, nodeStatus } from './status.js';
+import { registryHttpHandler } from '../registry/http-routes.js';
 
 export type { NodeStatus, MemberStatus, ReplicationProgress, HealthReport } from './status.js';
 
@@ -72,7 +73,7 @@ export function httpExtension(options: HttpExtensionOptions = {}): HttpExtension
       ]);
       const logger = node.logger.child({ module: 'http' });
       try {
-        server = await listenSidePort(address, routes, logger);
+        server = await listenSidePort(address, routes, logger, registryHttpHandler(node));
       } catch (error) {
         // A node without its side port would look dead to health checks and scrapers, and the
         // caller cannot stop a node whose start threw: stop it here, then report why.
@@ -83,7 +84,7 @@ export function httpExtension(options: HttpExtensionOptions = {}): HttpExtension
       }
       logger.info(
         { http: `${parseHostPort(address).host}:${boundPort(server)}` },
-        'HTTP side port listening (/, /status, /health, /metrics)',
+        'HTTP side port listening (/, /status, /health, /metrics, /v1/services)',
       );
     },
 

@@ -31,9 +31,12 @@ async function dispatch(
   request: IncomingMessage,
   response: ServerResponse,
   logger: Logger,
+  v1?: RouteHandler,
 ): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://side-port').pathname;
-  const handler = routes.get(path);
+  // `/v1/…` (the registry's HTTP API) takes any method; its handler answers wrong ones itself.
+  const delegated = v1 !== undefined && path.startsWith('/v1/');
+  const handler = delegated ? v1 : routes.get(path);
   if (!handler) {
     sendJson(response, 404, {
       error: 'NOT_FOUND',
@@ -41,7 +44,7 @@ async function dispatch(
     });
     return;
   }
-  if (request.method !== 'GET' && request.method !== 'HEAD') {
+  if (!delegated && request.method !== 'GET' && request.method !== 'HEAD') {
     response.setHeader('allow', 'GET, HEAD');
     sendJson(response, 405, {
       error: 'METHOD_NOT_ALLOWED',
@@ -66,10 +69,18 @@ export function parseHostPort(address: string): { host: string; port: number } {
   return { host: match[1]!, port: Number(match[2]) };
 }
 
-/** A small HTTP server; resolves once listening, rejects (with the address) when it cannot bind. */
-export async function listenSidePort(address: string, routes: Routes, logger: Logger): Promise<Server> {
+/**
+ * A small HTTP server; resolves once listening, rejects (with the address) when it cannot bind.
+ * `v1`, when given, handles every path under `/v1/` (the service registry's routes).
+ */
+export async function listenSidePort(
+  address: string,
+  routes: Routes,
+  logger: Logger,
+  v1?: RouteHandler,
+): Promise<Server> {
   const { host, port } = parseHostPort(address);
-  const server = createServer((request, response) => void dispatch(routes, request, response, logger));
+  const server = createServer((request, response) => void dispatch(routes, request, response, logger, v1));
   // A slow or idle scraper must not hold the node's shutdown.
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 30_000;
