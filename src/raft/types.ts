@@ -212,3 +212,22 @@ export interface Ready {
    */
   readonly mustSync: boolean;
 }
+
+/**
+ * Messages only a leader sends promise nothing about the sender's own disk, so they may leave
+ * before the Ready's fsync (Raft thesis §10.2.1): the leader counts itself towards commit only
+ * once its entries are durable, and its term was durable before any vote for it was granted.
+ * Votes and acknowledgements must wait for the fsync.
+ */
+export function mayPrecedePersistence(message: Message): boolean {
+  switch (message.type) {
+    case 'append':
+    case 'heartbeat':
+    case 'snapshot':
+    case 'timeoutNow':
+    case 'readIndexResp':
+      return true;
+    default:
+      return false;
+  }
+}

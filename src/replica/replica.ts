@@ -6,6 +6,7 @@ import { RaftError } from '../raft/errors.js';
 import { RaftNode, type RaftStatus } from '../raft/raft-node.js';
 import {
   EntryType,
+  mayPrecedePersistence,
   type ConfChange,
   type Entry,
   type Message,
@@ -327,10 +328,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.counters.readyBatches++;
     if (ready.softState) this.onSoftState(ready.softState);
 
-    // A leader's replication traffic may leave before its own fsync (Raft thesis §10.2.1):
-    // the leader counts itself towards commit only once its entries are durable, and its term
-    // was made durable before any vote for it was granted. Followers' acknowledgements and
-    // votes still wait for the fsync below.
+    // A leader's replication traffic may leave before its own fsync (see mayPrecedePersistence).
     const { early, late } = splitByDurabilityNeed(ready.messages);
     if (early.length > 0) this.options.transport.send(early);
 
@@ -535,18 +533,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 }
 
-/** Messages only a leader sends; they promise nothing about the sender's own disk. */
-const LEADER_TRAFFIC: ReadonlySet<Message['type']> = new Set([
-  'append',
-  'heartbeat',
-  'snapshot',
-  'timeoutNow',
-  'readIndexResp',
-]);
-
 function splitByDurabilityNeed(messages: readonly Message[]): { early: Message[]; late: Message[] } {
   const early: Message[] = [];
   const late: Message[] = [];
-  for (const m of messages) (LEADER_TRAFFIC.has(m.type) ? early : late).push(m);
+  for (const m of messages) (mayPrecedePersistence(m) ? early : late).push(m);
   return { early, late };
 }

@@ -6,6 +6,7 @@ import { RaftNode } from '../../src/raft/raft-node.js';
 import {
   ConfChangeType,
   EntryType,
+  mayPrecedePersistence,
   type ConfState,
   type Message,
   type NodeId,
@@ -286,6 +287,8 @@ export class SimCluster {
       if (node.inFlight && node.inFlight.finishAt <= this.now) this.finishReady(node);
       if (!node.inFlight && node.raft.hasReady()) {
         const ready = node.raft.ready();
+        // As the real node does: leader traffic leaves before the fsync, the rest after it.
+        for (const m of ready.messages) if (mayPrecedePersistence(m)) this.network.send(m, this.now);
         node.inFlight = { ready, finishAt: this.now + this.rng.between(0, this.options.diskDelayMaxMs) };
         if (ready.softState)
           this.trace(
@@ -308,7 +311,7 @@ export class SimCluster {
     if (ready.hardState) this.checker.observeDurableCommit(node.id, previousCommit, ready.hardState.commit);
     this.checker.observePersisted(node.id, ready.entries, (index) => diskTerm(node.disk, index));
 
-    for (const m of ready.messages) this.network.send(m, this.now);
+    for (const m of ready.messages) if (!mayPrecedePersistence(m)) this.network.send(m, this.now);
 
     let stateMachine = sm;
     if (ready.snapshot) {
@@ -399,6 +402,9 @@ export class SimCluster {
     const alive = [...this.nodes.values()].filter((n) => n.alive);
     const node = leader && this.rng.chance(0.9) ? leader : alive.length > 0 ? this.rng.pick(alive) : null;
     if (!node?.raft) return;
+    // Clients bound their requests in flight; an unbounded backlog would only measure how long
+    // a slow simulated disk takes to drain it, not whether Raft makes progress.
+    if (node.proposals.size >= 64) return;
     const key = `k${this.rng.int(5)}`;
     const value = `v${++this.valueCounter}`;
     try {

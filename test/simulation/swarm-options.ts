@@ -46,7 +46,7 @@ export function swarmOptions(rng: SeededRandom, overrides: Partial<SwarmOptions>
     messageDuplication: rng.pick([0, 0, 0.01, 0.05]),
     delayMinMs: 1,
     delayMaxMs: rng.pick([2, 5, 15, 40]),
-    diskDelayMaxMs: rng.pick([0, 1, 3, 8]),
+    diskDelayMaxMs: rng.pick([0, 1, 3, 8, 40]),
     partitionChance: hostile ? rng.pick([0, 0.002, 0.01, 0.03]) : 0,
     healChance: rng.pick([0.01, 0.03, 0.1]),
     crashChance: hostile ? rng.pick([0, 0.001, 0.005, 0.02]) : 0,
