@@ -4,8 +4,14 @@ import { httpExtension } from '../http/index.js';
 import { clientApiExtension } from '../api/index.js';
 import { coordinationExtension } from '../coordination/index.js';
 import { registryExtension } from '../registry/index.js';
+import { autoCompactorExtension } from './auto-compactor.js';
 
-/** The layers a production node runs on top of the replica (client API, coordination, service registry, HTTP side port). */
-export function nodeExtensions(_config: NodeConfig): NodeExtension[] {
-  return [clientApiExtension(), coordinationExtension(), registryExtension(), httpExtension()];
+/**
+ * The layers a production node runs on top of the replica: client API, coordination, service
+ * registry, HTTP side port, and automatic compaction of history.
+ */
+export function nodeExtensions(config: NodeConfig): NodeExtension[] {
+  const extensions = [clientApiExtension(), coordinationExtension(), registryExtension(), httpExtension()];
+  if (config.autoCompactRetention) extensions.push(autoCompactorExtension(config.autoCompactRetention));
+  return extensions;
 }

@@ -14,6 +14,8 @@ export interface NodeConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly snapshotEveryEntries: number;
+  /** Keep this many revisions of history; older history is compacted automatically (0 or absent: never). */
+  readonly autoCompactRetention?: number;
   readonly logLevel: string;
   readonly limits: RequestLimits;
 }

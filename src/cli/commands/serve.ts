@@ -11,8 +11,18 @@ import {
 import { RaftreeNode, type NodeExtension } from '../../node/raftree-node.js';
 import { CliError } from '../cli-error.js';
 import { nodeExtensions } from '../../node/extensions.js';
+import { DEFAULT_AUTO_COMPACT_RETENTION } from '../../node/auto-compactor.js';
 
 const LOCAL_PEERS = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
+
+function nonNegative(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0)
+      throw new CliError(`${flag} must be a whole number (0 or more), got "${value}"`);
+    return n;
+  };
+}
 
 function integer(flag: string) {
   return (value: string): number => {
@@ -65,6 +75,15 @@ export function registerServe(program: Command): void {
         .default(DEFAULT_SNAPSHOT_EVERY_ENTRIES),
     )
     .addOption(
+      new Option(
+        '--auto-compact-retention <revisions>',
+        'keep this many revisions of history; 0 disables automatic compaction',
+      )
+        .env('RAFTREE_AUTO_COMPACT_RETENTION')
+        .argParser(nonNegative('--auto-compact-retention'))
+        .default(DEFAULT_AUTO_COMPACT_RETENTION),
+    )
+    .addOption(
       new Option('--max-txn-ops <n>', 'most operations in one txn')
         .env('RAFTREE_MAX_TXN_OPS')
         .argParser(integer('--max-txn-ops'))
@@ -91,6 +110,7 @@ interface ServeOptions {
   electionTicks: number;
   heartbeatTicks: number;
   snapshotEntries: number;
+  autoCompactRetention: number;
   maxTxnOps: number;
   logLevel: string;
 }
@@ -112,6 +132,7 @@ function buildConfig(opts: ServeOptions): NodeConfig {
       electionTicks: opts.electionTicks,
       heartbeatTicks: opts.heartbeatTicks,
       snapshotEveryEntries: opts.snapshotEntries,
+      autoCompactRetention: opts.autoCompactRetention,
       logLevel: opts.logLevel,
       limits: { ...defaultLimits, maxTxnOps: opts.maxTxnOps },
     };
