@@ -14,6 +14,11 @@ export interface NodeConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly snapshotEveryEntries: number;
+  /**
+   * Join an existing cluster instead of founding one: the node starts empty and learns the
+   * configuration from the leader (after `raftree cluster add ID ADDRESS`).
+   */
+  readonly join?: boolean;
   /** Keep this many revisions of history; older history is compacted automatically (0 or absent: never). */
   readonly autoCompactRetention?: number;
   readonly logLevel: string;

@@ -5,7 +5,7 @@ import { SeededRandom } from '../common/prng.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { defaultRaftConfig, type RaftConfig } from '../raft/config.js';
 import type { ConfChange, NodeId } from '../raft/types.js';
-import { Replica } from '../replica/replica.js';
+import { MEMBER_ADDRESS_PREFIX, Replica } from '../replica/replica.js';
 import { LevelRaftStorage } from '../storage/level-raft-storage.js';
 import {
   PeerTransport,
@@ -113,7 +113,7 @@ export class RaftreeNode {
     try {
       replica = await Replica.start({
         id: config.id,
-        founders: [...config.peers.keys()],
+        founders: config.join ? [] : [...config.peers.keys()],
         raftConfig,
         tickMs: config.tickMs,
         snapshotEveryEntries: config.snapshotEveryEntries,
@@ -149,6 +149,7 @@ export class RaftreeNode {
       peerService,
       extensions,
     });
+    node.learnMemberAddresses();
     replica.on('confChange', (change) => node.onConfChange(change));
     replica.on('fatal', () => void node.stop());
     try {
@@ -170,6 +171,20 @@ export class RaftreeNode {
 
   onRequest(listener: (request: CompletedRequest) => void): void {
     this.requestListeners.push(listener);
+  }
+
+  /**
+   * Members added at run time are recorded under MEMBER_ADDRESS_PREFIX by every replica when
+   * the change applies, so a restarted node whose snapshot covers the change still finds them.
+   */
+  private learnMemberAddresses(): void {
+    const { kvs } = this.replica.stateMachine.range({ key: MEMBER_ADDRESS_PREFIX, range: 'prefix' });
+    for (const kv of kvs) {
+      const id = kv.key.slice(MEMBER_ADDRESS_PREFIX.length);
+      if (id !== this.config.id && !this.config.peers.has(id))
+        this.addresses.set(id, new TextDecoder().decode(kv.value));
+    }
+    this.transport.setPeers(this.addresses);
   }
 
   private onConfChange(change: ConfChange): void {

@@ -64,6 +64,9 @@ interface ReadWaiter {
 
 const EMPTY = new Uint8Array(0);
 
+/** Where each replica records the gRPC address of members added at run time. */
+export const MEMBER_ADDRESS_PREFIX = '/_cluster/members/';
+
 export interface ReplicaEvents {
   /** Role, leader or term changed. */
   softState: [SoftState];
@@ -386,8 +389,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private applyEntry(entry: Entry): void {
     let outcome: ApplyOutcome;
     if (entry.type === EntryType.ConfChange) {
-      outcome = this.stateMachine.apply(entry.index, EMPTY);
       const change = decodeConfChange(entry.data);
+      outcome = this.applyMemberAddress(entry.index, change);
       this.log.info({ change, index: entry.index }, 'membership change applied');
       this.emit('confChange', change);
     } else {
@@ -408,6 +411,23 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         ),
       );
     }
+  }
+
+  /**
+   * Every replica records a member's address (carried in the change's context) in the
+   * replicated keyspace at the change's index: deterministic, and kept in snapshots.
+   */
+  private applyMemberAddress(index: number, change: ConfChange): ApplyOutcome {
+    const key = `${MEMBER_ADDRESS_PREFIX}${change.nodeId}`;
+    if (change.type === 'removeNode') return this.stateMachine.applyCommand(index, { type: 'delete', key });
+    if (change.context) {
+      return this.stateMachine.applyCommand(index, {
+        type: 'put',
+        key,
+        value: new TextEncoder().encode(change.context),
+      });
+    }
+    return this.stateMachine.apply(index, EMPTY);
   }
 
   private installSnapshot(image: Uint8Array, index: number): void {

@@ -84,6 +84,12 @@ export function registerServe(program: Command): void {
         .default(DEFAULT_AUTO_COMPACT_RETENTION),
     )
     .addOption(
+      new Option(
+        '--join',
+        'join an existing cluster (after `raftree cluster add`) instead of founding one',
+      ).env('RAFTREE_JOIN'),
+    )
+    .addOption(
       new Option('--max-txn-ops <n>', 'most operations in one txn')
         .env('RAFTREE_MAX_TXN_OPS')
         .argParser(integer('--max-txn-ops'))
@@ -111,6 +117,7 @@ interface ServeOptions {
   heartbeatTicks: number;
   snapshotEntries: number;
   autoCompactRetention: number;
+  join?: boolean;
   maxTxnOps: number;
   logLevel: string;
 }
@@ -133,6 +140,7 @@ function buildConfig(opts: ServeOptions): NodeConfig {
       heartbeatTicks: opts.heartbeatTicks,
       snapshotEveryEntries: opts.snapshotEntries,
       autoCompactRetention: opts.autoCompactRetention,
+      join: opts.join === true,
       logLevel: opts.logLevel,
       limits: { ...defaultLimits, maxTxnOps: opts.maxTxnOps },
     };
