@@ -21,6 +21,7 @@ import {
   type WatchOptions,
 } from '../state-machine/index.js';
 import { fromStateMachineError, invalidArgument, tooLarge } from './errors.js';
+import { bytes, flag, integer, text } from './field-readers.js';
 import type {
   CompareWire,
   DeleteRequestWire,
@@ -31,33 +32,7 @@ import type {
   WatchCreateRequestWire,
 } from './wire-types.js';
 
-// --- Field readers: proto-loader fills defaults, but a field may still hold the wrong type ------
-
-function text(value: unknown, what: string): string {
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw invalidArgument(`${what} must be a string`);
-  return value;
-}
-
-function flag(value: unknown, what: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== 'boolean') throw invalidArgument(`${what} must be a boolean`);
-  return value;
-}
-
-function bytes(value: unknown, what: string): Uint8Array {
-  if (value === undefined || value === null) return new Uint8Array(0);
-  if (!(value instanceof Uint8Array)) throw invalidArgument(`${what} must be bytes`);
-  return value;
-}
-
-function integer(value: unknown, what: string): number {
-  if (value === undefined || value === null) return 0;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw invalidArgument(`${what} must be an integer of magnitude below 2^53, got ${String(value)}`);
-  }
-  return value;
-}
+// --- Field readers (the basic ones are in field-readers.ts) ---------------------------------------
 
 function nonNegative(value: unknown, what: string): number {
   const n = integer(value, what);

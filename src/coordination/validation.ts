@@ -4,6 +4,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { invalidArgument, tooLarge } from '../api/errors.js';
+import { bytes, flag, integer, text } from '../api/field-readers.js';
 import { quoteKey } from '../api/validation.js';
 import type { RequestLimits } from '../node/node-config.js';
 import {
@@ -26,32 +27,6 @@ export const LOCK_ROOT = '/_lock';
 export const CANDIDATE_PREFIX = 'c-';
 
 // --- Field readers --------------------------------------------------------------------------------
-
-function text(value: unknown, what: string): string {
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw invalidArgument(`${what} must be a string`);
-  return value;
-}
-
-function flag(value: unknown, what: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== 'boolean') throw invalidArgument(`${what} must be a boolean`);
-  return value;
-}
-
-function bytes(value: unknown, what: string): Uint8Array {
-  if (value === undefined || value === null) return new Uint8Array(0);
-  if (!(value instanceof Uint8Array)) throw invalidArgument(`${what} must be bytes`);
-  return value;
-}
-
-function integer(value: unknown, what: string): number {
-  if (value === undefined || value === null) return 0;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw invalidArgument(`${what} must be an integer of magnitude below 2^53, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** A session id that must be given (positive). */
 export function toSessionId(value: unknown, what = 'session_id'): number {

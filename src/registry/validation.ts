@@ -4,6 +4,7 @@
  * and what would be accepted.
  */
 import { invalidArgument } from '../api/errors.js';
+import { text } from '../api/field-readers.js';
 import { validateCheckSpec } from '../health/check-spec.js';
 import { InvalidCheckSpecError } from '../health/errors.js';
 import { nameProblem, type CheckDefinition, type DiscoverFilter, type ServiceInstance } from './model.js';
@@ -33,12 +34,6 @@ export interface Registration {
 }
 
 // --- field readers ------------------------------------------------------------------------------
-
-function text(value: unknown, what: string): string {
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw invalidArgument(`${what} must be a string`);
-  return value;
-}
 
 function integer(value: unknown, what: string): number {
   if (value === undefined || value === null) return 0;
