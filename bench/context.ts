@@ -1,0 +1,111 @@
+/** What every workload gets: the cluster, its role layout, the profile, progress and a value. */
+import { randomBytes } from 'node:crypto';
+import type { BenchProfile } from './profile.js';
+import type { Progress } from './progress.js';
+import { ResourceMeter } from './resource-meter.js';
+import { metric, type Metric, type RowResult } from './results.js';
+import { NoiseMeter } from './noise-meter.js';
+import { loadavg } from 'node:os';
+import type { StoreCluster } from './store.js';
+
+export interface BenchContext {
+  readonly cluster: StoreCluster;
+  readonly profile: BenchProfile;
+  readonly progress: Progress;
+  /** The payload of every put: random bytes (incompressible), profile.valueBytes long. */
+  readonly value: Buffer;
+  /** Deadline of ordinary calls. */
+  readonly deadlineMs: number;
+}
+
+export function createContext(cluster: StoreCluster, profile: BenchProfile, progress: Progress): BenchContext {
+  return { cluster, profile, progress, value: randomBytes(profile.valueBytes), deadlineMs: 10_000 };
+}
+
+/** The node ids: the leader (if the bench can find it) and the others. */
+export async function roles(ctx: BenchContext): Promise<{ leader: string | null; followers: string[] }> {
+  const leader = await ctx.cluster.leaderId(10_000);
+  return { leader, followers: ctx.cluster.nodes.map((n) => n.id).filter((id) => id !== leader) };
+}
+
+/**
+ * Client endpoints with a follower first: the raftree client sends reads (and watches) to
+ * the first endpoint that works, so they are served by a follower, the conservative case
+ * (etcd3 spreads calls over all members at random).
+ */
+export async function endpointsFollowerFirst(ctx: BenchContext): Promise<string[]> {
+  const { leader } = await roles(ctx);
+  const nodes = [...ctx.cluster.nodes].sort((a, b) => Number(a.id === leader) - Number(b.id === leader));
+  return nodes.map((n) => n.clientEndpoint);
+}
+
+export interface RowBody {
+  readonly metrics: readonly Metric[];
+  readonly notes?: readonly string[];
+  /** Operations done, for CPU per operation; null when it makes no sense. */
+  readonly ops: number | null;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Runs one row with its resource meters around it (CPU, load, and group commit on the
+ * leader when `countFsyncs`).
+ */
+export async function meteredRow(
+  ctx: BenchContext,
+  id: string,
+  title: string,
+  options: { readonly countFsyncs: boolean },
+  body: () => Promise<RowBody>,
+): Promise<RowResult> {
+  ctx.progress.phase(title);
+  const noise = new NoiseMeter();
+  const leader = ctx.cluster.managed ? await ctx.cluster.leaderId(5_000) : null;
+  const meter = await ResourceMeter.start(ctx.cluster, options.countFsyncs ? leader : null);
+  const result = await body();
+  const resources = await meter.finish(result.ops);
+  const row: RowResult = {
+    id,
+    title,
+    metrics: [...result.metrics, ...resources.metrics, ...otherCpuMetrics(noise)],
+    notes: result.notes ?? [],
+    load: resources.load,
+    detail: { ...result.detail, serverCoresByNode: resources.serverCpuByNode, leader },
+  };
+  ctx.progress.result(summarize(row));
+  return row;
+}
+
+/** An unmetered row (memory, restart, failover): the load is still recorded. */
+export async function plainRow(ctx: BenchContext, id: string, title: string, body: () => Promise<RowBody>): Promise<RowResult> {
+  ctx.progress.phase(title);
+  const before = loadavg()[0]!;
+  const noise = new NoiseMeter();
+  const result = await body();
+  const row: RowResult = {
+    id,
+    title,
+    metrics: [...result.metrics, ...otherCpuMetrics(noise)],
+    notes: result.notes ?? [],
+    load: { before, after: loadavg()[0]! },
+    ...(result.detail === undefined ? {} : { detail: result.detail }),
+  };
+  ctx.progress.result(summarize(row));
+  return row;
+}
+
+function otherCpuMetrics(noise: NoiseMeter): Metric[] {
+  const others = noise.otherCores();
+  return [
+    metric('otherProcessesCores', 'other processes CPU (cores)', others?.normal ?? null, 'info', 2),
+    metric('nicedProcessesCores', 'niced processes CPU (cores)', others?.niced ?? null, 'info', 2),
+  ];
+}
+
+function summarize(row: RowResult): string {
+  const figures = row.metrics
+    .filter((m) => m.better !== 'info' && m.value !== null)
+    .slice(0, 4)
+    .map((m) => `${m.label} ${m.value!.toFixed(m.decimals)}`);
+  return `${row.title}: ${figures.join(', ')}`;
+}

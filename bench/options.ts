@@ -1,0 +1,100 @@
+/** Command-line options of `npm run bench`. */
+import { parseArgs } from 'node:util';
+import { FULL_PROFILE, QUICK_PROFILE, type BenchProfile } from './profile.js';
+import { ROW_GROUPS, type RowGroup } from './run-stores.js';
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --quick              a reduced set (short levels, 5k-key restart, one failover): under a minute per store
+  --compare etcd       also run every workload against a three-node etcd cluster (needs an etcd binary)
+  --install-etcd       with --compare etcd: install Debian's etcd-server with apt if etcd is missing
+  --endpoints LIST     measure an existing raftree cluster (HOST:PORT,...) instead of starting one;
+                       memory, CPU, restart and failover rows need processes the bench starts, so they are skipped
+  --seconds N          measured seconds per put / get level (default 8, --quick 1.2)
+  --raftree-cli PATH   the raftree build to run (default dist/src/cli/main.js), e.g. another worktree's, for before / after
+  --only GROUPS        some of: ${ROW_GROUPS.join(',')} (default: all)
+  --out DIR            where the JSON goes (default bench-results)
+  --cpu-prof DIR       run the raftree nodes under node --cpu-prof, profiles in DIR (written when they stop)
+  --markdown           also print the comparison as a Markdown table (for docs/benchmarks.md)
+  --log-level LEVEL    raftree nodes' log level (default info, as shipped)
+  -h, --help           this text
+`;
+
+export interface BenchOptions {
+  readonly profile: BenchProfile;
+  readonly compareEtcd: boolean;
+  readonly installEtcd: boolean;
+  readonly endpoints: readonly string[] | null;
+  readonly groups: ReadonlySet<RowGroup>;
+  readonly outDir: string;
+  readonly cpuProfDir: string | null;
+  readonly logLevel: string;
+  readonly raftreeCli: string | null;
+  readonly markdown: boolean;
+  readonly help: boolean;
+}
+
+export class UsageError extends Error {}
+
+export function parseBenchOptions(argv: readonly string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        quick: { type: 'boolean', default: false },
+        compare: { type: 'string' },
+        'install-etcd': { type: 'boolean', default: false },
+        endpoints: { type: 'string' },
+        only: { type: 'string' },
+        out: { type: 'string', default: 'bench-results' },
+        'cpu-prof': { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        seconds: { type: 'string' },
+        'raftree-cli': { type: 'string' },
+        markdown: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.compare !== undefined && values.compare !== 'etcd')
+    throw new UsageError(`--compare supports "etcd" only, got "${values.compare}"`);
+  if (values['install-etcd'] && values.compare !== 'etcd') throw new UsageError('--install-etcd goes with --compare etcd');
+  const groups = values.only === undefined ? new Set<RowGroup>(ROW_GROUPS) : parseGroups(values.only);
+  const endpoints = values.endpoints === undefined ? null : values.endpoints.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  if (endpoints !== null && endpoints.length === 0) throw new UsageError('--endpoints needs at least one HOST:PORT');
+  const baseProfile = values.quick ? QUICK_PROFILE : FULL_PROFILE;
+  let profile: BenchProfile = baseProfile;
+  if (values.seconds !== undefined) {
+    const seconds = Number(values.seconds);
+    if (!(seconds > 0 && seconds <= 600)) throw new UsageError(`--seconds must be in (0, 600], got "${values.seconds}"`);
+    profile = { ...baseProfile, levelDurationMs: seconds * 1000 };
+  }
+  return {
+    profile,
+    compareEtcd: values.compare === 'etcd',
+    installEtcd: values['install-etcd'],
+    endpoints,
+    groups,
+    outDir: values.out,
+    cpuProfDir: values['cpu-prof'] ?? null,
+    logLevel: values['log-level'],
+    raftreeCli: values['raftree-cli'] ?? null,
+    markdown: values.markdown,
+    help: values.help,
+  };
+}
+
+function parseGroups(text: string): Set<RowGroup> {
+  const groups = new Set<RowGroup>();
+  for (const name of text.split(',').map((s) => s.trim())) {
+    if (!(ROW_GROUPS as readonly string[]).includes(name))
+      throw new UsageError(`--only: unknown group "${name}" (have ${ROW_GROUPS.join(', ')})`);
+    groups.add(name as RowGroup);
+  }
+  return groups;
+}

@@ -1,0 +1,56 @@
+/** How long and how big each workload is: the full run, or --quick (under a minute per store). */
+
+export interface BenchProfile {
+  readonly name: 'full' | 'quick';
+  /** Puts at 16 in flight before anything is measured (connections, JIT, caches). */
+  readonly warmupMs: number;
+  /** Per level: a short unmeasured ramp, then the measured window. */
+  readonly levelWarmupMs: number;
+  readonly levelDurationMs: number;
+  readonly putLevels: readonly number[];
+  readonly readConcurrency: number;
+  /** Keys the get rows read from (written once before). */
+  readonly readKeys: number;
+  /** Sequential put → watch event round trips, per watcher placement. */
+  readonly watchLatencyMs: number;
+  readonly fanoutWatchers: number;
+  readonly fanoutWriters: number;
+  readonly fanoutDurationMs: number;
+  readonly failoverTrials: number;
+  readonly restartKeys: number;
+  readonly valueBytes: number;
+}
+
+export const FULL_PROFILE: BenchProfile = {
+  name: 'full',
+  warmupMs: 3_000,
+  levelWarmupMs: 1_000,
+  levelDurationMs: 8_000,
+  putLevels: [1, 16, 64, 256],
+  readConcurrency: 64,
+  readKeys: 1_000,
+  watchLatencyMs: 5_000,
+  fanoutWatchers: 100,
+  fanoutWriters: 16,
+  fanoutDurationMs: 5_000,
+  failoverTrials: 3,
+  restartKeys: 100_000,
+  valueBytes: 256,
+};
+
+export const QUICK_PROFILE: BenchProfile = {
+  name: 'quick',
+  warmupMs: 500,
+  levelWarmupMs: 200,
+  levelDurationMs: 1_200,
+  putLevels: [1, 16, 64, 256],
+  readConcurrency: 64,
+  readKeys: 200,
+  watchLatencyMs: 1_000,
+  fanoutWatchers: 100,
+  fanoutWriters: 16,
+  fanoutDurationMs: 1_200,
+  failoverTrials: 1,
+  restartKeys: 5_000,
+  valueBytes: 256,
+};

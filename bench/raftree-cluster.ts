@@ -1,0 +1,189 @@
+/**
+ * A three-node raftree cluster of `raftree serve` processes on loopback (free ports, a temp
+ * data root), built code from dist/. The HTTP side port is on, for /metrics.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { RaftreeClient } from '../src/client/index.js';
+import { gitRevision } from './build-info.js';
+import { fetchMetrics, metricValue } from './metrics-scrape.js';
+import { freePorts } from './ports.js';
+import { isRunning, keepTempDir, registerTempDir, removeTempDir, spawnServer, stopProcess } from './process-registry.js';
+import { RaftreeKvClient } from './raftree-kv-client.js';
+import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode } from './store.js';
+import { pollUntil } from './wait.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..');
+export const DEFAULT_CLI_MAIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+/** The defaults of `raftree serve`, stated explicitly so the report names them. */
+export const RAFTREE_TIMING = { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 } as const;
+
+export interface RaftreeClusterOptions {
+  /** Extra flags for `node` itself (e.g. --cpu-prof --cpu-prof-dir DIR). */
+  readonly nodeFlags?: readonly string[];
+  readonly logLevel?: string;
+  /** The built CLI to run (default: this repo's dist). */
+  readonly cliMain?: string;
+}
+
+interface RaftreeNodeState extends StoreNode {
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly logFile: string;
+  process: ChildProcess | null;
+}
+
+export class RaftreeCluster implements StoreCluster {
+  readonly kind = 'raftree' as const;
+  readonly managed = true;
+  readonly clientRouting =
+    'raftree client: writes to the leader (learned from Status), reads to one sticky endpoint (a follower: listed first)';
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  /** Node id of every process started, by pid (to name --cpu-prof files, CPU.<date>.<pid>...). */
+  readonly nodeIdByPid = new Map<number, string>();
+  private stopped = false;
+
+  private constructor(
+    readonly version: string,
+    private readonly root: string,
+    private readonly nodeStates: RaftreeNodeState[],
+    private readonly options: RaftreeClusterOptions,
+  ) {
+    const { tickMs, electionTicks, heartbeatTicks } = RAFTREE_TIMING;
+    this.settings = {
+      tickMs,
+      heartbeatMs: tickMs * heartbeatTicks,
+      electionTimeoutMs: `${tickMs * electionTicks}-${tickMs * electionTicks * 2} (randomized)`,
+      preVote: true,
+      checkQuorum: true,
+      fsync: 'every Ready batch (group commit)',
+      snapshotEveryEntries: 'default (10000)',
+      logLevel: options.logLevel ?? 'info',
+      build: options.cliMain ?? DEFAULT_CLI_MAIN,
+      commit: gitRevision(dirname(options.cliMain ?? DEFAULT_CLI_MAIN)),
+      dataDir: root,
+    };
+  }
+
+  get nodes(): readonly StoreNode[] {
+    return this.nodeStates;
+  }
+
+  static async start(options: RaftreeClusterOptions = {}): Promise<RaftreeCluster> {
+    const cliMain = resolve(options.cliMain ?? DEFAULT_CLI_MAIN);
+    if (!existsSync(cliMain)) throw new Error(`${cliMain} is missing: run "npm run build" first`);
+    const ports = await freePorts(6);
+    const root = mkdtempSync(join(tmpdir(), 'raftree-bench-'));
+    registerTempDir(root);
+    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const nodes: RaftreeNodeState[] = [0, 1, 2].map((i) => {
+      const grpcPort = ports[i]!;
+      const httpPort = ports[i + 3]!;
+      const state: RaftreeNodeState = {
+        id: `n${i + 1}`,
+        clientEndpoint: `127.0.0.1:${grpcPort}`,
+        metricsUrl: `http://127.0.0.1:${httpPort}/metrics`,
+        httpPort,
+        dataDir: join(root, `n${i + 1}`),
+        logFile: join(root, `n${i + 1}.log`),
+        process: null,
+        pid: () => (isRunning(state.process) ? (state.process.pid ?? null) : null),
+      };
+      return state;
+    });
+    const cluster = new RaftreeCluster(version, root, nodes, { ...options, cliMain });
+    try {
+      for (const node of nodes) cluster.spawn(node);
+      if ((await cluster.leaderId(20_000)) === null) throw new Error(`no raftree leader within 20 s; logs in ${root}`);
+    } catch (error) {
+      await cluster.stop({ keepData: true });
+      throw error;
+    }
+    return cluster;
+  }
+
+  client(options: KvClientOptions): KvClient {
+    return new RaftreeKvClient(
+      new RaftreeClient({
+        endpoints: [...(options.endpoints ?? this.nodeStates.map((n) => n.clientEndpoint))],
+        deadlineMs: options.deadlineMs,
+        ...(options.probe === true ? { retry: { maxAttempts: 1 }, connectTimeoutMs: 200, attemptTimeoutMs: options.deadlineMs } : {}),
+      }),
+    );
+  }
+
+  async leaderId(timeoutMs: number): Promise<string | null> {
+    return pollUntil(async () => {
+      for (const node of this.nodeStates) {
+        if (node.pid() === null) continue;
+        const page = await fetchMetrics(node.metricsUrl!, 500);
+        if (page !== null && metricValue(page, 'raftree_is_leader') === 1) return node.id;
+      }
+      return null;
+    }, timeoutMs);
+  }
+
+  async fsyncCounters(nodeId: string): Promise<FsyncCounters | null> {
+    const page = await fetchMetrics(this.state(nodeId).metricsUrl!);
+    if (page === null) return null;
+    const fsyncs = metricValue(page, 'raftree_fsync_duration_seconds_count');
+    const entries = metricValue(page, 'raftree_entries_per_fsync_sum');
+    return fsyncs === null || entries === null ? null : { fsyncs, entries };
+  }
+
+  async kill(nodeId: string): Promise<void> {
+    await stopProcess(this.state(nodeId).process, 'SIGKILL');
+  }
+
+  restart(nodeId: string): number {
+    const node = this.state(nodeId);
+    if (isRunning(node.process)) throw new Error(`${nodeId} is still running`);
+    return this.spawn(node);
+  }
+
+  async stop(options: { keepData?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // SIGTERM: a node stops cleanly (and writes its --cpu-prof profile, if asked for one).
+    await Promise.all(this.nodeStates.map((n) => stopProcess(n.process, 'SIGTERM', 10_000)));
+    if (options.keepData === true) {
+      keepTempDir(this.root);
+      process.stderr.write(`bench: raftree data and logs kept in ${this.root}\n`);
+    } else removeTempDir(this.root);
+  }
+
+  private state(nodeId: string): RaftreeNodeState {
+    const node = this.nodeStates.find((n) => n.id === nodeId);
+    if (node === undefined) throw new Error(`no raftree node ${nodeId}`);
+    return node;
+  }
+
+  private spawn(node: RaftreeNodeState): number {
+    const peers = this.nodeStates.map((n) => `${n.id}=${n.clientEndpoint}`).join(',');
+    const { tickMs, electionTicks, heartbeatTicks } = RAFTREE_TIMING;
+    const args = [
+      ...(this.options.nodeFlags ?? []),
+      this.options.cliMain ?? DEFAULT_CLI_MAIN,
+      'serve',
+      '--id', node.id,
+      '--listen', node.clientEndpoint,
+      '--http', `127.0.0.1:${node.httpPort}`,
+      '--peers', peers,
+      '--data', node.dataDir,
+      '--tick-ms', String(tickMs),
+      '--election-ticks', String(electionTicks),
+      '--heartbeat-ticks', String(heartbeatTicks),
+      '--log-level', this.options.logLevel ?? 'info',
+    ];
+    const env = { ...process.env };
+    // Flags name everything; stray RAFTREE_* settings of the developer must not leak in.
+    for (const key of Object.keys(env)) if (key.startsWith('RAFTREE_')) delete env[key];
+    const { child, spawnedAtMs } = spawnServer(process.execPath, args, node.logFile, env);
+    node.process = child;
+    if (child.pid !== undefined) this.nodeIdByPid.set(child.pid, node.id);
+    return spawnedAtMs;
+  }
+}

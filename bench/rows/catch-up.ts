@@ -1,0 +1,48 @@
+/**
+ * Waiting until one node serves a given value from its own state (a serializable get through a
+ * client bound to that node alone), with a fresh probe client after any failure so that no
+ * client-side backoff or circuit breaker delays the answer.
+ */
+import { nowMs } from '../process-registry.js';
+import type { KvClient, StoreCluster, StoreNode } from '../store.js';
+import { acceptsConnections, sleep } from '../wait.js';
+
+export interface ServeTimes {
+  /** Monotonic ms when the node first accepted a TCP connection on its client port. */
+  readonly acceptingAt: number;
+  /** Monotonic ms when it answered with the expected value. */
+  readonly servingAt: number;
+}
+
+export async function waitUntilServes(
+  cluster: StoreCluster,
+  node: StoreNode,
+  key: string,
+  expected: Buffer,
+  timeoutMs: number,
+): Promise<ServeTimes | null> {
+  const deadline = nowMs() + timeoutMs;
+  let acceptingAt: number | null = null;
+  while (acceptingAt === null) {
+    if (await acceptsConnections(node.clientEndpoint, 100)) acceptingAt = nowMs();
+    else if (nowMs() > deadline) return null;
+    else await sleep(5);
+  }
+  let probe: KvClient | null = null;
+  try {
+    while (nowMs() < deadline) {
+      probe ??= cluster.client({ endpoints: [node.clientEndpoint], deadlineMs: 1_000, probe: true });
+      try {
+        const value = await probe.get(key, { serializable: true });
+        if (value !== null && value.equals(expected)) return { acceptingAt, servingAt: nowMs() };
+      } catch {
+        probe.close();
+        probe = null;
+      }
+      await sleep(5);
+    }
+    return null;
+  } finally {
+    probe?.close();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Every workload against every store under test. The stores run side by side, row by row
+ * (raftree's put at 16 in flight, then etcd's, then the next row...), so that both see the
+ * same machine: on a shared box the load drifts over minutes, much less over seconds. The
+ * order keeps rows independent: memory idle, warm-up, puts, gets, watches, the restart data
+ * set, memory after the load, restart, and failover last (it kills leaders).
+ */
+import { createContext, type BenchContext } from './context.js';
+import type { BenchProfile } from './profile.js';
+import { Progress } from './progress.js';
+import type { RowResult, StoreResults } from './results.js';
+import { task, type RowTask } from './row-task.js';
+import { failoverRow } from './rows/failover.js';
+import { getTasks } from './rows/get.js';
+import { memoryRow } from './rows/memory.js';
+import { putTasks, warmUp } from './rows/put.js';
+import { loadRestartKeys, restartRow } from './rows/restart.js';
+import { watchTasks } from './rows/watch.js';
+import type { StoreCluster } from './store.js';
+import { sleep } from './wait.js';
+
+export const ROW_GROUPS = ['memory', 'put', 'get', 'watch', 'restart', 'failover'] as const;
+export type RowGroup = (typeof ROW_GROUPS)[number];
+
+/** Groups that need the processes the bench started. */
+const NEEDS_PROCESSES: ReadonlySet<RowGroup> = new Set(['memory', 'restart', 'failover']);
+
+interface Phase {
+  /** Runs when any of these groups is wanted; empty = always. */
+  readonly groups: readonly RowGroup[];
+  readonly tasks: (ctx: BenchContext) => RowTask[];
+}
+
+const PHASES: readonly Phase[] = [
+  {
+    groups: ['memory'],
+    tasks: (ctx) => [
+      task('memory idle', async () => {
+        await sleep(1_000);
+        return memoryRow(ctx, 'memory-idle', 'memory, idle');
+      }),
+    ],
+  },
+  { groups: [], tasks: (ctx) => [task('warm-up', () => warmUp(ctx))] },
+  { groups: ['put'], tasks: putTasks },
+  { groups: ['get'], tasks: getTasks },
+  { groups: ['watch'], tasks: watchTasks },
+  { groups: ['restart', 'memory'], tasks: (ctx) => [task('restart data set', () => loadRestartKeys(ctx))] },
+  {
+    groups: ['memory'],
+    tasks: (ctx) => [task('memory after load', () => memoryRow(ctx, 'memory-after-load', 'memory, after the load'))],
+  },
+  { groups: ['restart'], tasks: (ctx) => [task('restart', () => restartRow(ctx))] },
+  { groups: ['failover'], tasks: (ctx) => [task('failover', () => failoverRow(ctx))] },
+];
+
+export interface RunStoresOptions {
+  readonly profile: BenchProfile;
+  readonly groups: ReadonlySet<RowGroup>;
+}
+
+export interface StoresRun {
+  readonly results: StoreResults[];
+  readonly errors: string[];
+}
+
+interface StoreState {
+  readonly ctx: BenchContext;
+  readonly rows: RowResult[];
+  readonly startedAt: Date;
+}
+
+export async function runStores(clusters: readonly StoreCluster[], options: RunStoresOptions): Promise<StoresRun> {
+  const errors: string[] = [];
+  const states: StoreState[] = clusters.map((cluster) => ({
+    ctx: createContext(cluster, options.profile, new Progress(cluster.kind)),
+    rows: [],
+    startedAt: new Date(),
+  }));
+  for (const group of options.groups) {
+    if (!NEEDS_PROCESSES.has(group)) continue;
+    for (const { ctx } of states)
+      if (!ctx.cluster.managed) ctx.progress.note(`skipping ${group}: it needs server processes started by the bench`);
+  }
+  const wanted = (phase: Phase, cluster: StoreCluster): boolean =>
+    phase.groups.length === 0 ||
+    phase.groups.some((g) => options.groups.has(g) && (cluster.managed || !NEEDS_PROCESSES.has(g)));
+
+  for (const phase of PHASES) {
+    const taskLists = states.map((state) => (wanted(phase, state.ctx.cluster) ? phase.tasks(state.ctx) : []));
+    const rounds = Math.max(0, ...taskLists.map((t) => t.length));
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, state] of states.entries()) {
+        const next = taskLists[i]![round];
+        if (next === undefined) continue;
+        try {
+          state.rows.push(...(await next.run()));
+        } catch (error) {
+          const message = `${state.ctx.cluster.kind}: ${next.label}: ${error instanceof Error ? error.message : String(error)}`;
+          errors.push(message);
+          state.ctx.progress.note(`FAILED ${message}`);
+        }
+      }
+    }
+  }
+  for (const { ctx } of states) ctx.progress.clear();
+
+  return {
+    results: states.map(({ ctx, rows, startedAt }) => ({
+      kind: ctx.cluster.kind,
+      version: ctx.cluster.version,
+      settings: ctx.cluster.settings,
+      clientRouting: ctx.cluster.clientRouting,
+      rows,
+      startedAt: startedAt.toISOString(),
+      elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000,
+    })),
+    errors,
+  };
+}
