@@ -8,7 +8,12 @@ import { dirname, join } from 'node:path';
 
 export function gitRevision(dir: string): string {
   try {
-    const run = (args: string[]): string => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const run = (args: string[]): string =>
+      execFileSync('git', ['-C', dir, ...args], {
+        encoding: 'utf8',
+        timeout: 5_000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     const commit = run(['rev-parse', '--short', 'HEAD']);
     const dirty = run(['status', '--porcelain', '--untracked-files=no']) !== '';
     return dirty ? `${commit} + uncommitted changes` : commit;

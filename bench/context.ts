@@ -18,7 +18,11 @@ export interface BenchContext {
   readonly deadlineMs: number;
 }
 
-export function createContext(cluster: StoreCluster, profile: BenchProfile, progress: Progress): BenchContext {
+export function createContext(
+  cluster: StoreCluster,
+  profile: BenchProfile,
+  progress: Progress,
+): BenchContext {
   return { cluster, profile, progress, value: randomBytes(profile.valueBytes), deadlineMs: 10_000 };
 }
 
@@ -77,7 +81,12 @@ export async function meteredRow(
 }
 
 /** An unmetered row (memory, restart, failover): the load is still recorded. */
-export async function plainRow(ctx: BenchContext, id: string, title: string, body: () => Promise<RowBody>): Promise<RowResult> {
+export async function plainRow(
+  ctx: BenchContext,
+  id: string,
+  title: string,
+  body: () => Promise<RowBody>,
+): Promise<RowResult> {
   ctx.progress.phase(title);
   const before = loadavg()[0]!;
   const noise = new NoiseMeter();

@@ -13,7 +13,14 @@ import { EtcdKvClient } from './etcd-kv-client.js';
 import { etcdVersion } from './etcd-binary.js';
 import { fetchMetrics, metricValue } from './metrics-scrape.js';
 import { freePorts } from './ports.js';
-import { isRunning, keepTempDir, registerTempDir, removeTempDir, spawnServer, stopProcess } from './process-registry.js';
+import {
+  isRunning,
+  keepTempDir,
+  registerTempDir,
+  removeTempDir,
+  spawnServer,
+  stopProcess,
+} from './process-registry.js';
 import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode } from './store.js';
 import { pollUntil } from './wait.js';
 
@@ -42,7 +49,7 @@ export class EtcdCluster implements StoreCluster {
   ) {
     this.settings = {
       heartbeatMs: ETCD_TIMING.heartbeatIntervalMs,
-      electionTimeoutMs: ETCD_TIMING.electionTimeoutMs,
+      electionTimeoutMs: `${ETCD_TIMING.electionTimeoutMs}-${ETCD_TIMING.electionTimeoutMs * 2} (randomized)`,
       preVote: 'off (etcd 3.4 default)',
       fsync: 'WAL fsync every Ready (default; no unsafe flags)',
       snapshotCount: 'default (100000)',
@@ -73,10 +80,17 @@ export class EtcdCluster implements StoreCluster {
       };
       return state;
     });
-    const cluster = new EtcdCluster(binary, etcdVersion(binary), root, `bench-${randomBytes(4).toString('hex')}`, nodes);
+    const cluster = new EtcdCluster(
+      binary,
+      etcdVersion(binary),
+      root,
+      `bench-${randomBytes(4).toString('hex')}`,
+      nodes,
+    );
     try {
       for (const node of nodes) cluster.spawn(node);
-      if ((await cluster.leaderId(30_000)) === null) throw new Error(`no etcd leader within 30 s; logs in ${root}`);
+      if ((await cluster.leaderId(30_000)) === null)
+        throw new Error(`no etcd leader within 30 s; logs in ${root}`);
     } catch (error) {
       await cluster.stop({ keepData: true });
       throw error;
@@ -145,19 +159,32 @@ export class EtcdCluster implements StoreCluster {
     const initialCluster = this.nodeStates.map((n) => `${n.id}=${n.peerUrl}`).join(',');
     const clientUrl = `http://${node.clientEndpoint}`;
     const args = [
-      '--name', node.id,
-      '--data-dir', node.dataDir,
-      '--listen-client-urls', clientUrl,
-      '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', node.peerUrl,
-      '--initial-advertise-peer-urls', node.peerUrl,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', this.clusterToken,
-      '--heartbeat-interval', String(ETCD_TIMING.heartbeatIntervalMs),
-      '--election-timeout', String(ETCD_TIMING.electionTimeoutMs),
-      '--logger', 'zap',
-      '--log-outputs', 'stderr',
+      '--name',
+      node.id,
+      '--data-dir',
+      node.dataDir,
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      node.peerUrl,
+      '--initial-advertise-peer-urls',
+      node.peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      this.clusterToken,
+      '--heartbeat-interval',
+      String(ETCD_TIMING.heartbeatIntervalMs),
+      '--election-timeout',
+      String(ETCD_TIMING.electionTimeoutMs),
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
     ];
     const { child, spawnedAtMs } = spawnServer(this.binary, args, node.logFile);
     node.process = child;

@@ -27,7 +27,9 @@ export class EtcdKvClient implements KvClient {
   async watchPrefix(prefix: string, onPut: (key: string, value: Buffer) => void): Promise<WatchHandle> {
     const watcher = await this.client.watch().prefix(prefix).create();
     watcher.on('put', (kv) => onPut(kv.key.toString(), kv.value));
-    watcher.on('error', (error) => process.stderr.write(`bench: etcd watch on ${prefix}: ${error.message}\n`));
+    watcher.on('error', (error) =>
+      process.stderr.write(`bench: etcd watch on ${prefix}: ${error.message}\n`),
+    );
     return { close: () => void watcher.cancel().catch(() => undefined) };
   }
 

@@ -10,7 +10,8 @@ import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode 
 export class ExternalRaftreeCluster implements StoreCluster {
   readonly kind = 'raftree' as const;
   readonly managed = false;
-  readonly clientRouting = 'raftree client: writes to the leader, reads to one sticky endpoint (a follower: listed first)';
+  readonly clientRouting =
+    'raftree client: writes to the leader, reads to one sticky endpoint (a follower: listed first)';
   readonly nodes: readonly StoreNode[];
   readonly settings: Readonly<Record<string, string | number | boolean>>;
 
@@ -19,8 +20,16 @@ export class ExternalRaftreeCluster implements StoreCluster {
     readonly version: string,
   ) {
     // Node ids are the endpoints: the bench knows nothing else about them.
-    this.nodes = endpoints.map((endpoint) => ({ id: endpoint, clientEndpoint: endpoint, metricsUrl: null, pid: () => null }));
-    this.settings = { endpoints: endpoints.join(','), timing: 'as configured on the cluster (not started by the bench)' };
+    this.nodes = endpoints.map((endpoint) => ({
+      id: endpoint,
+      clientEndpoint: endpoint,
+      metricsUrl: null,
+      pid: () => null,
+    }));
+    this.settings = {
+      endpoints: endpoints.join(','),
+      timing: 'as configured on the cluster (not started by the bench)',
+    };
   }
 
   client(options: KvClientOptions): KvClient {
@@ -34,7 +43,10 @@ export class ExternalRaftreeCluster implements StoreCluster {
   }
 
   async leaderId(timeoutMs: number): Promise<string | null> {
-    const client = new RaftreeClient({ endpoints: this.nodes.map((n) => n.clientEndpoint), deadlineMs: timeoutMs });
+    const client = new RaftreeClient({
+      endpoints: this.nodes.map((n) => n.clientEndpoint),
+      deadlineMs: timeoutMs,
+    });
     try {
       return (await client.leader())?.endpoint ?? null;
     } catch {

@@ -63,15 +63,24 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   }
   if (values.compare !== undefined && values.compare !== 'etcd')
     throw new UsageError(`--compare supports "etcd" only, got "${values.compare}"`);
-  if (values['install-etcd'] && values.compare !== 'etcd') throw new UsageError('--install-etcd goes with --compare etcd');
+  if (values['install-etcd'] && values.compare !== 'etcd')
+    throw new UsageError('--install-etcd goes with --compare etcd');
   const groups = values.only === undefined ? new Set<RowGroup>(ROW_GROUPS) : parseGroups(values.only);
-  const endpoints = values.endpoints === undefined ? null : values.endpoints.split(',').map((e) => e.trim()).filter((e) => e !== '');
-  if (endpoints !== null && endpoints.length === 0) throw new UsageError('--endpoints needs at least one HOST:PORT');
+  const endpoints =
+    values.endpoints === undefined
+      ? null
+      : values.endpoints
+          .split(',')
+          .map((e) => e.trim())
+          .filter((e) => e !== '');
+  if (endpoints !== null && endpoints.length === 0)
+    throw new UsageError('--endpoints needs at least one HOST:PORT');
   const baseProfile = values.quick ? QUICK_PROFILE : FULL_PROFILE;
   let profile: BenchProfile = baseProfile;
   if (values.seconds !== undefined) {
     const seconds = Number(values.seconds);
-    if (!(seconds > 0 && seconds <= 600)) throw new UsageError(`--seconds must be in (0, 600], got "${values.seconds}"`);
+    if (!(seconds > 0 && seconds <= 600))
+      throw new UsageError(`--seconds must be in (0, 600], got "${values.seconds}"`);
     profile = { ...baseProfile, levelDurationMs: seconds * 1000 };
   }
   return {

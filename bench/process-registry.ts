@@ -58,7 +58,12 @@ export interface SpawnedServer {
 }
 
 /** Starts a server with stdout and stderr appended to `logFile`. */
-export function spawnServer(command: string, args: readonly string[], logFile: string, env?: NodeJS.ProcessEnv): SpawnedServer {
+export function spawnServer(
+  command: string,
+  args: readonly string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+): SpawnedServer {
   installHooks();
   const log = openSync(logFile, 'a');
   try {
@@ -85,7 +90,11 @@ export function isRunning(child: ChildProcess | null): child is ChildProcess {
  * Sends `signal` and waits for the exit; a process still alive after `graceMs` gets SIGKILL
  * (SIGTERM lets a node write its --cpu-prof profile).
  */
-export async function stopProcess(child: ChildProcess | null, signal: NodeJS.Signals = 'SIGKILL', graceMs = 10_000): Promise<void> {
+export async function stopProcess(
+  child: ChildProcess | null,
+  signal: NodeJS.Signals = 'SIGKILL',
+  graceMs = 10_000,
+): Promise<void> {
   if (!isRunning(child)) return;
   const exited = once(child, 'exit');
   child.kill(signal);

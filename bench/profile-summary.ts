@@ -99,7 +99,9 @@ export function summarize(profile: CpuProfile, top: number): ProfileSummary {
 }
 
 function renderRanking(title: string, rows: readonly SelfTime[]): string {
-  const lines = rows.map((r) => `${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`);
+  const lines = rows.map(
+    (r) => `${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`,
+  );
   return [title, ...lines].join('\n');
 }
 
@@ -116,7 +118,10 @@ export function renderSummary(file: string, summary: ProfileSummary): string {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '30' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    options: { top: { type: 'string', default: '30' } },
+    allowPositionals: true,
+  });
   const file = positionals[0];
   if (file === undefined) {
     process.stderr.write('usage: npx tsx bench/profile-summary.ts FILE.cpuprofile [--top 30]\n');

@@ -10,7 +10,14 @@ import { RaftreeClient } from '../src/client/index.js';
 import { gitRevision } from './build-info.js';
 import { fetchMetrics, metricValue } from './metrics-scrape.js';
 import { freePorts } from './ports.js';
-import { isRunning, keepTempDir, registerTempDir, removeTempDir, spawnServer, stopProcess } from './process-registry.js';
+import {
+  isRunning,
+  keepTempDir,
+  registerTempDir,
+  removeTempDir,
+  spawnServer,
+  stopProcess,
+} from './process-registry.js';
 import { RaftreeKvClient } from './raftree-kv-client.js';
 import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode } from './store.js';
 import { pollUntil } from './wait.js';
@@ -60,7 +67,7 @@ export class RaftreeCluster implements StoreCluster {
       preVote: true,
       checkQuorum: true,
       fsync: 'every Ready batch (group commit)',
-      snapshotEveryEntries: 'default (10000)',
+      snapshotEveryEntries: 'default (100000)',
       logLevel: options.logLevel ?? 'info',
       build: options.cliMain ?? DEFAULT_CLI_MAIN,
       commit: gitRevision(dirname(options.cliMain ?? DEFAULT_CLI_MAIN)),
@@ -78,7 +85,8 @@ export class RaftreeCluster implements StoreCluster {
     const ports = await freePorts(6);
     const root = mkdtempSync(join(tmpdir(), 'raftree-bench-'));
     registerTempDir(root);
-    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+      .version;
     const nodes: RaftreeNodeState[] = [0, 1, 2].map((i) => {
       const grpcPort = ports[i]!;
       const httpPort = ports[i + 3]!;
@@ -97,7 +105,8 @@ export class RaftreeCluster implements StoreCluster {
     const cluster = new RaftreeCluster(version, root, nodes, { ...options, cliMain });
     try {
       for (const node of nodes) cluster.spawn(node);
-      if ((await cluster.leaderId(20_000)) === null) throw new Error(`no raftree leader within 20 s; logs in ${root}`);
+      if ((await cluster.leaderId(20_000)) === null)
+        throw new Error(`no raftree leader within 20 s; logs in ${root}`);
     } catch (error) {
       await cluster.stop({ keepData: true });
       throw error;
@@ -110,7 +119,9 @@ export class RaftreeCluster implements StoreCluster {
       new RaftreeClient({
         endpoints: [...(options.endpoints ?? this.nodeStates.map((n) => n.clientEndpoint))],
         deadlineMs: options.deadlineMs,
-        ...(options.probe === true ? { retry: { maxAttempts: 1 }, connectTimeoutMs: 200, attemptTimeoutMs: options.deadlineMs } : {}),
+        ...(options.probe === true
+          ? { retry: { maxAttempts: 1 }, connectTimeoutMs: 200, attemptTimeoutMs: options.deadlineMs }
+          : {}),
       }),
     );
   }
@@ -168,15 +179,24 @@ export class RaftreeCluster implements StoreCluster {
       ...(this.options.nodeFlags ?? []),
       this.options.cliMain ?? DEFAULT_CLI_MAIN,
       'serve',
-      '--id', node.id,
-      '--listen', node.clientEndpoint,
-      '--http', `127.0.0.1:${node.httpPort}`,
-      '--peers', peers,
-      '--data', node.dataDir,
-      '--tick-ms', String(tickMs),
-      '--election-ticks', String(electionTicks),
-      '--heartbeat-ticks', String(heartbeatTicks),
-      '--log-level', this.options.logLevel ?? 'info',
+      '--id',
+      node.id,
+      '--listen',
+      node.clientEndpoint,
+      '--http',
+      `127.0.0.1:${node.httpPort}`,
+      '--peers',
+      peers,
+      '--data',
+      node.dataDir,
+      '--tick-ms',
+      String(tickMs),
+      '--election-ticks',
+      String(electionTicks),
+      '--heartbeat-ticks',
+      String(heartbeatTicks),
+      '--log-level',
+      this.options.logLevel ?? 'info',
     ];
     const env = { ...process.env };
     // Flags name everything; stray RAFTREE_* settings of the developer must not leak in.

@@ -23,7 +23,9 @@ export class RaftreeKvClient implements KvClient {
         onPut(event.key, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
       }
     });
-    watcher.on('error', (error) => process.stderr.write(`bench: raftree watch on ${prefix} ended: ${error.message}\n`));
+    watcher.on('error', (error) =>
+      process.stderr.write(`bench: raftree watch on ${prefix} ended: ${error.message}\n`),
+    );
     await watcher.ready();
     return { close: () => watcher.close() };
   }

@@ -88,17 +88,23 @@ export function renderTable(stores: readonly StoreResults[]): string {
       item.rowId === previousRow ? '' : item.rowTitle,
       item.label,
       ...item.values.map((v) => formatNumber(v, decimals)),
-      ...(stores.length > 1 ? [item.ratio === null ? '-' : `${item.ratio.toFixed(2)}x`, verdict(item.firstWins)] : []),
+      ...(stores.length > 1
+        ? [item.ratio === null ? '-' : `${item.ratio.toFixed(2)}x`, verdict(item.firstWins)]
+        : []),
       item.anchor === null ? '' : formatNumber(item.anchor, decimals),
       item.meetsAnchor === null ? '' : item.meetsAnchor ? 'met' : 'MISSED',
     ]);
     previousRow = item.rowId;
   }
-  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...lines.map((line) => line[column]!.length)),
+  );
   const leftAligned = new Set([0, 1]);
   const format = (cells: readonly string[]): string =>
     cells
-      .map((cell, column) => (leftAligned.has(column) ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .map((cell, column) =>
+        leftAligned.has(column) ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!),
+      )
       .join('  ')
       .trimEnd();
   return [format(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(format)].join('\n');
@@ -113,9 +119,14 @@ export function renderPreamble(stores: readonly StoreResults[]): string {
     lines.push(`  client: ${store.clientRouting}`);
     const loads = store.rows.flatMap((r) => [r.load.before, r.load.after]);
     if (loads.length > 0)
-      lines.push(`  load average (1 min) during the rows: ${Math.min(...loads).toFixed(2)} - ${Math.max(...loads).toFixed(2)}`);
+      lines.push(
+        `  load average (1 min) during the rows: ${Math.min(...loads).toFixed(2)} - ${Math.max(...loads).toFixed(2)}`,
+      );
     const others = store.rows
-      .map((r) => ({ title: r.title, cores: r.metrics.find((m) => m.key === 'otherProcessesCores')?.value ?? null }))
+      .map((r) => ({
+        title: r.title,
+        cores: r.metrics.find((m) => m.key === 'otherProcessesCores')?.value ?? null,
+      }))
       .filter((o): o is { title: string; cores: number } => o.cores !== null);
     if (others.length > 0) {
       const busiest = others.reduce((a, b) => (b.cores > a.cores ? b : a));
@@ -152,8 +163,18 @@ const DETAIL_ONLY = new Set([
 export function renderMarkdown(stores: readonly StoreResults[]): string {
   const compared = compare(stores).filter((c) => !DETAIL_ONLY.has(c.metricKey));
   const two = stores.length > 1;
-  const header = ['row', 'metric', ...stores.map((s) => `${s.kind} ${s.version}`), ...(two ? ['ratio', ''] : []), 'target', ''];
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  const header = [
+    'row',
+    'metric',
+    ...stores.map((s) => `${s.kind} ${s.version}`),
+    ...(two ? ['ratio', ''] : []),
+    'target',
+    '',
+  ];
+  const lines = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
+  ];
   let previousRow = '';
   for (const item of compared) {
     const decimals = decimalsOf(stores, item.rowId, item.metricKey);
@@ -161,7 +182,12 @@ export function renderMarkdown(stores: readonly StoreResults[]): string {
       item.rowId === previousRow ? '' : item.rowTitle,
       item.label,
       ...item.values.map((v) => formatNumber(v, decimals)),
-      ...(two ? [item.ratio === null ? '-' : `${item.ratio.toFixed(2)}×`, item.firstWins === null ? '' : item.firstWins ? 'win' : '**lose**'] : []),
+      ...(two
+        ? [
+            item.ratio === null ? '-' : `${item.ratio.toFixed(2)}×`,
+            item.firstWins === null ? '' : item.firstWins ? 'win' : '**lose**',
+          ]
+        : []),
       item.anchor === null ? '' : formatNumber(item.anchor, decimals),
       item.meetsAnchor === null ? '' : item.meetsAnchor ? 'met' : '**missed**',
     ];

@@ -50,11 +50,25 @@ export class ResourceMeter {
     const busiest = Math.max(...Object.values(serverCpuByNode).map((v) => v ?? 0));
     const metrics: Metric[] = [
       metric('clientCores', 'client CPU (cores)', clientCores, 'info', 2),
-      metric('serverCores', 'server CPU, 3 nodes (cores)', serverSeconds === null ? null : serverSeconds / elapsedSeconds, 'info', 2),
-      metric('busiestNodeCores', 'busiest node CPU (cores)', this.cluster.managed ? busiest : null, 'info', 2),
+      metric(
+        'serverCores',
+        'server CPU, 3 nodes (cores)',
+        serverSeconds === null ? null : serverSeconds / elapsedSeconds,
+        'info',
+        2,
+      ),
+      metric(
+        'busiestNodeCores',
+        'busiest node CPU (cores)',
+        this.cluster.managed ? busiest : null,
+        'info',
+        2,
+      ),
     ];
     if (ops !== null && ops > 0 && serverSeconds !== null) {
-      metrics.push(metric('serverCpuUsPerOp', 'server CPU per op (µs)', (serverSeconds * 1e6) / ops, 'lower'));
+      metrics.push(
+        metric('serverCpuUsPerOp', 'server CPU per op (µs)', (serverSeconds * 1e6) / ops, 'lower'),
+      );
     }
     if (this.fsyncNode !== null && this.fsyncBefore !== null) {
       const after = await this.cluster.fsyncCounters(this.fsyncNode);
@@ -62,7 +76,15 @@ export class ResourceMeter {
         const fsyncs = after.fsyncs - this.fsyncBefore.fsyncs;
         const entries = after.entries - this.fsyncBefore.entries;
         metrics.push(metric('leaderFsyncsPerSecond', 'leader fsyncs/s', fsyncs / elapsedSeconds, 'info'));
-        metrics.push(metric('entriesPerFsync', 'leader entries per fsync', fsyncs > 0 ? entries / fsyncs : null, 'info', 1));
+        metrics.push(
+          metric(
+            'entriesPerFsync',
+            'leader entries per fsync',
+            fsyncs > 0 ? entries / fsyncs : null,
+            'info',
+            1,
+          ),
+        );
       }
     }
     return { metrics, load: { before: this.loadBefore, after: loadavg()[0]! }, serverCpuByNode };

@@ -35,6 +35,12 @@ export interface StoreResults {
   readonly elapsedSeconds: number;
 }
 
-export function metric(key: string, label: string, value: number | null, better: Better, decimals = 0): Metric {
+export function metric(
+  key: string,
+  label: string,
+  value: number | null,
+  better: Better,
+  decimals = 0,
+): Metric {
   return { key, label, value: value === null || Number.isFinite(value) ? value : null, better, decimals };
 }

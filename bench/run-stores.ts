@@ -48,7 +48,9 @@ const PHASES: readonly Phase[] = [
   { groups: ['restart', 'memory'], tasks: (ctx) => [task('restart data set', () => loadRestartKeys(ctx))] },
   {
     groups: ['memory'],
-    tasks: (ctx) => [task('memory after load', () => memoryRow(ctx, 'memory-after-load', 'memory, after the load'))],
+    tasks: (ctx) => [
+      task('memory after load', () => memoryRow(ctx, 'memory-after-load', 'memory, after the load')),
+    ],
   },
   { groups: ['restart'], tasks: (ctx) => [task('restart', () => restartRow(ctx))] },
   { groups: ['failover'], tasks: (ctx) => [task('failover', () => failoverRow(ctx))] },
@@ -70,7 +72,10 @@ interface StoreState {
   readonly startedAt: Date;
 }
 
-export async function runStores(clusters: readonly StoreCluster[], options: RunStoresOptions): Promise<StoresRun> {
+export async function runStores(
+  clusters: readonly StoreCluster[],
+  options: RunStoresOptions,
+): Promise<StoresRun> {
   const errors: string[] = [];
   const states: StoreState[] = clusters.map((cluster) => ({
     ctx: createContext(cluster, options.profile, new Progress(cluster.kind)),
@@ -80,7 +85,8 @@ export async function runStores(clusters: readonly StoreCluster[], options: RunS
   for (const group of options.groups) {
     if (!NEEDS_PROCESSES.has(group)) continue;
     for (const { ctx } of states)
-      if (!ctx.cluster.managed) ctx.progress.note(`skipping ${group}: it needs server processes started by the bench`);
+      if (!ctx.cluster.managed)
+        ctx.progress.note(`skipping ${group}: it needs server processes started by the bench`);
   }
   const wanted = (phase: Phase, cluster: StoreCluster): boolean =>
     phase.groups.length === 0 ||

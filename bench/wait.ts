@@ -6,7 +6,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` every `everyMs` until it returns a non-null value; null after `timeoutMs`. */
-export async function pollUntil<T>(probe: () => Promise<T | null>, timeoutMs: number, everyMs = 50): Promise<T | null> {
+export async function pollUntil<T>(
+  probe: () => Promise<T | null>,
+  timeoutMs: number,
+  everyMs = 50,
+): Promise<T | null> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -36,7 +36,11 @@ function etcdBinary(options: BenchOptions): string | null {
  * Summaries of the profiles the raftree nodes wrote into `dir` since `since`, keyed by
  * "node id: file" (node writes CPU.<date>.<time>.<pid>.<n>.cpuprofile).
  */
-function profileSummaries(dir: string, since: Date, nodeIdByPid: ReadonlyMap<number, string>): Record<string, ProfileSummary> {
+function profileSummaries(
+  dir: string,
+  since: Date,
+  nodeIdByPid: ReadonlyMap<number, string>,
+): Record<string, ProfileSummary> {
   const summaries: Record<string, ProfileSummary> = {};
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const file = join(dir, name);
@@ -81,7 +85,9 @@ async function main(): Promise<number> {
       raftree = await RaftreeCluster.start({
         logLevel: options.logLevel,
         ...(options.raftreeCli === null ? {} : { cliMain: options.raftreeCli }),
-        ...(options.cpuProfDir === null ? {} : { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir)] }),
+        ...(options.cpuProfDir === null
+          ? {}
+          : { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir)] }),
       });
       clusters.push(raftree);
     }
@@ -99,7 +105,8 @@ async function main(): Promise<number> {
     options.cpuProfDir === null || raftree === null
       ? {}
       : profileSummaries(resolve(options.cpuProfDir), startedAt, raftree.nodeIdByPid);
-  for (const [file, summary] of Object.entries(profiles)) process.stdout.write(`\n${renderSummary(file, summary)}\n`);
+  for (const [file, summary] of Object.entries(profiles))
+    process.stdout.write(`\n${renderSummary(file, summary)}\n`);
   const outDir = resolve(options.outDir);
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -123,7 +130,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   },
 );

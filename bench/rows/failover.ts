@@ -30,29 +30,44 @@ interface Trial {
 
 export async function failoverRow(ctx: BenchContext): Promise<RowResult> {
   const trials: Trial[] = [];
-  return plainRow(ctx, 'failover', `failover after SIGKILL of the leader (${ctx.profile.failoverTrials}x)`, async () => {
-    for (let i = 0; i < ctx.profile.failoverTrials; i++) {
-      ctx.progress.update(`trial ${i + 1}`);
-      trials.push(await runTrial(ctx));
-      await rejoin(ctx, trials.at(-1)!.killed);
-    }
-    const recovered = trials.map((t) => t.firstAckAfterKillMs).filter((v): v is number => v !== null);
-    const notes = trials
-      .filter((t) => t.firstAckAfterKillMs === null)
-      .map((t) => `no put acknowledged within ${GIVE_UP_AFTER_MS} ms after killing ${t.killed}`);
-    const firstError = trials.find((t) => t.firstError !== null)?.firstError;
-    if (firstError !== undefined) notes.push(`first failed put: ${firstError}`);
-    return {
-      metrics: [
-        metric('medianFailoverMs', 'kill → first ack, median (ms)', median(recovered), 'lower'),
-        metric('maxFailoverMs', 'kill → first ack, worst (ms)', recovered.length > 0 ? Math.max(...recovered) : null, 'lower'),
-        metric('medianFailedWrites', 'failed puts, median', median(trials.map((t) => t.failedWrites)), 'lower'),
-      ],
-      notes,
-      ops: null,
-      detail: { trials },
-    };
-  });
+  return plainRow(
+    ctx,
+    'failover',
+    `failover after SIGKILL of the leader (${ctx.profile.failoverTrials}x)`,
+    async () => {
+      for (let i = 0; i < ctx.profile.failoverTrials; i++) {
+        ctx.progress.update(`trial ${i + 1}`);
+        trials.push(await runTrial(ctx));
+        await rejoin(ctx, trials.at(-1)!.killed);
+      }
+      const recovered = trials.map((t) => t.firstAckAfterKillMs).filter((v): v is number => v !== null);
+      const notes = trials
+        .filter((t) => t.firstAckAfterKillMs === null)
+        .map((t) => `no put acknowledged within ${GIVE_UP_AFTER_MS} ms after killing ${t.killed}`);
+      const firstError = trials.find((t) => t.firstError !== null)?.firstError;
+      if (firstError !== undefined) notes.push(`first failed put: ${firstError}`);
+      return {
+        metrics: [
+          metric('medianFailoverMs', 'kill → first ack, median (ms)', median(recovered), 'lower'),
+          metric(
+            'maxFailoverMs',
+            'kill → first ack, worst (ms)',
+            recovered.length > 0 ? Math.max(...recovered) : null,
+            'lower',
+          ),
+          metric(
+            'medianFailedWrites',
+            'failed puts, median',
+            median(trials.map((t) => t.failedWrites)),
+            'lower',
+          ),
+        ],
+        notes,
+        ops: null,
+        detail: { trials },
+      };
+    },
+  );
 }
 
 async function runTrial(ctx: BenchContext): Promise<Trial> {
@@ -69,7 +84,8 @@ async function runTrial(ctx: BenchContext): Promise<Trial> {
     const write = writer
       .put(`/bench/failover/${sequence % 100}`, ctx.value)
       .then(() => {
-        if (killedAt !== null && issuedAt >= killedAt && firstAckAfterKill === null) firstAckAfterKill = nowMs();
+        if (killedAt !== null && issuedAt >= killedAt && firstAckAfterKill === null)
+          firstAckAfterKill = nowMs();
       })
       .catch((error: unknown) => {
         failed++;
@@ -114,7 +130,13 @@ async function rejoin(ctx: BenchContext, nodeId: string): Promise<void> {
   } finally {
     writer.close();
   }
-  const served = await waitUntilServes(ctx.cluster, nodeById(ctx.cluster, nodeId), '/bench/failover/rejoined', marker, 60_000);
+  const served = await waitUntilServes(
+    ctx.cluster,
+    nodeById(ctx.cluster, nodeId),
+    '/bench/failover/rejoined',
+    marker,
+    60_000,
+  );
   if (served === null) throw new Error(`${nodeId} did not catch up within 60 s after its restart`);
   if ((await ctx.cluster.leaderId(10_000)) === null) throw new Error('no leader after the rejoin');
 }

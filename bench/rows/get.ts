@@ -27,21 +27,28 @@ async function getRow(ctx: BenchContext, serializable: boolean): Promise<RowResu
   let counter = 0;
   let missing = 0;
   try {
-    return await meteredRow(ctx, `get-${kind}-${concurrency}`, `get ${kind}, ${concurrency} in flight`, { countFsyncs: false }, async () => {
-      const result = await runClosedLoop({
-        concurrency,
-        warmupMs: ctx.profile.levelWarmupMs,
-        durationMs: ctx.profile.levelDurationMs,
-        operation: async () => {
-          const value = await client.get(readKey(counter++ % ctx.profile.readKeys), { serializable });
-          if (value === null) missing++;
-        },
-        onProgress: (elapsedMs, ops) => ctx.progress.update(`${(elapsedMs / 1000).toFixed(1)} s, ${ops} ops`),
-      });
-      const notes = errorNotes(result);
-      if (missing > 0) notes.push(`${missing} reads found no value (the keys were written before)`);
-      return { metrics: throughputMetrics(result, { p999: false }), notes, ops: result.ops };
-    });
+    return await meteredRow(
+      ctx,
+      `get-${kind}-${concurrency}`,
+      `get ${kind}, ${concurrency} in flight`,
+      { countFsyncs: false },
+      async () => {
+        const result = await runClosedLoop({
+          concurrency,
+          warmupMs: ctx.profile.levelWarmupMs,
+          durationMs: ctx.profile.levelDurationMs,
+          operation: async () => {
+            const value = await client.get(readKey(counter++ % ctx.profile.readKeys), { serializable });
+            if (value === null) missing++;
+          },
+          onProgress: (elapsedMs, ops) =>
+            ctx.progress.update(`${(elapsedMs / 1000).toFixed(1)} s, ${ops} ops`),
+        });
+        const notes = errorNotes(result);
+        if (missing > 0) notes.push(`${missing} reads found no value (the keys were written before)`);
+        return { metrics: throughputMetrics(result, { p999: false }), notes, ops: result.ops };
+      },
+    );
   } finally {
     client.close();
   }

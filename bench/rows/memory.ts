@@ -16,8 +16,18 @@ export async function memoryRow(ctx: BenchContext, id: string, title: string): P
     const known = Object.values(byNode).filter((v): v is number => v !== null);
     return {
       metrics: [
-        metric('maxNodeRssMb', 'RSS, largest node (MB)', known.length > 0 ? Math.max(...known) : null, 'lower'),
-        metric('minNodeRssMb', 'RSS, smallest node (MB)', known.length > 0 ? Math.min(...known) : null, 'lower'),
+        metric(
+          'maxNodeRssMb',
+          'RSS, largest node (MB)',
+          known.length > 0 ? Math.max(...known) : null,
+          'lower',
+        ),
+        metric(
+          'minNodeRssMb',
+          'RSS, smallest node (MB)',
+          known.length > 0 ? Math.min(...known) : null,
+          'lower',
+        ),
       ],
       ops: null,
       detail: { rssMbByNode: byNode },

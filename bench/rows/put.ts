@@ -29,7 +29,9 @@ export async function warmUp(ctx: BenchContext): Promise<void> {
 }
 
 export function putTasks(ctx: BenchContext): RowTask[] {
-  return ctx.profile.putLevels.map((concurrency) => task(`put ${concurrency}`, () => putRow(ctx, concurrency)));
+  return ctx.profile.putLevels.map((concurrency) =>
+    task(`put ${concurrency}`, () => putRow(ctx, concurrency)),
+  );
 }
 
 async function putRow(ctx: BenchContext, concurrency: number): Promise<RowResult> {
@@ -45,7 +47,11 @@ async function putRow(ctx: BenchContext, concurrency: number): Promise<RowResult
         operation: () => client.put(putKey(counter++), ctx.value),
         onProgress: (elapsedMs, ops) => ctx.progress.update(`${(elapsedMs / 1000).toFixed(1)} s, ${ops} ops`),
       });
-      return { metrics: throughputMetrics(result, { p999: true }), notes: errorNotes(result), ops: result.ops };
+      return {
+        metrics: throughputMetrics(result, { p999: true }),
+        notes: errorNotes(result),
+        ops: result.ops,
+      };
     });
   } finally {
     client.close();

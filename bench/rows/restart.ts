@@ -72,8 +72,18 @@ export async function restartRow(ctx: BenchContext): Promise<RowResult> {
     const rss = pid === null ? null : rssBytes(pid);
     return {
       metrics: [
-        metric('restartToServeMs', 'spawn → serves latest (ms)', times === null ? null : times.servingAt - spawnedAt, 'lower'),
-        metric('restartToListenMs', 'spawn → accepts connections (ms)', times === null ? null : times.acceptingAt - spawnedAt, 'info'),
+        metric(
+          'restartToServeMs',
+          'spawn → serves latest (ms)',
+          times === null ? null : times.servingAt - spawnedAt,
+          'lower',
+        ),
+        metric(
+          'restartToListenMs',
+          'spawn → accepts connections (ms)',
+          times === null ? null : times.acceptingAt - spawnedAt,
+          'info',
+        ),
         metric('restartedRssMb', 'RSS after restart (MB)', rss === null ? null : rss / (1024 * 1024), 'info'),
       ],
       notes: times === null ? [`${nodeId} did not serve the latest value within 180 s`] : [],

@@ -37,7 +37,10 @@ export function watchTasks(ctx: BenchContext): RowTask[] {
 
 async function latencyRow(ctx: BenchContext, placement: string, nodeId: string): Promise<RowResult> {
   const prefix = `/bench/watch/${placement}/`;
-  const watchClient = ctx.cluster.client({ endpoints: [nodeById(ctx.cluster, nodeId).clientEndpoint], deadlineMs: ctx.deadlineMs });
+  const watchClient = ctx.cluster.client({
+    endpoints: [nodeById(ctx.cluster, nodeId).clientEndpoint],
+    deadlineMs: ctx.deadlineMs,
+  });
   const writer = ctx.cluster.client({ deadlineMs: ctx.deadlineMs });
   const waiting = new Map<string, (at: number) => void>();
   let watch: WatchHandle | null = null;
@@ -104,7 +107,10 @@ async function latencyRow(ctx: BenchContext, placement: string, nodeId: string):
 async function fanoutRow(ctx: BenchContext, nodeId: string): Promise<RowResult> {
   const { fanoutWatchers, fanoutWriters, fanoutDurationMs } = ctx.profile;
   const prefix = '/bench/fanout/';
-  const watchClient = ctx.cluster.client({ endpoints: [nodeById(ctx.cluster, nodeId).clientEndpoint], deadlineMs: ctx.deadlineMs });
+  const watchClient = ctx.cluster.client({
+    endpoints: [nodeById(ctx.cluster, nodeId).clientEndpoint],
+    deadlineMs: ctx.deadlineMs,
+  });
   const writer = ctx.cluster.client({ deadlineMs: ctx.deadlineMs });
   const watches: WatchHandle[] = [];
   let delivered = 0;
@@ -120,32 +126,53 @@ async function fanoutRow(ctx: BenchContext, nodeId: string): Promise<RowResult> 
       );
     }
     const title = `watch fan-out, ${fanoutWatchers} watchers, ${fanoutWriters} writers`;
-    return await meteredRow(ctx, `watch-fanout-${fanoutWatchers}`, title, { countFsyncs: false }, async () => {
-      let counter = 0;
-      const startedAt = nowMs();
-      const writes = await runClosedLoop({
-        concurrency: fanoutWriters,
-        warmupMs: 0,
-        durationMs: fanoutDurationMs,
-        operation: () => writer.put(`${prefix}${counter++ % 1000}`, ctx.value),
-        onProgress: (elapsedMs) => ctx.progress.update(`${(elapsedMs / 1000).toFixed(1)} s, ${delivered} events`),
-      });
-      // Every put issued (even those finishing after the window) yields one event per watcher.
-      const expected = counter * fanoutWatchers;
-      const drainUntil = nowMs() + 10_000;
-      while (delivered < expected && nowMs() < drainUntil) await sleep(20);
-      const seconds = (lastEventAt - startedAt) / 1000;
-      return {
-        metrics: [
-          metric('eventsPerSecond', 'events delivered/s', seconds > 0 ? delivered / seconds : null, 'higher'),
-          metric('writesPerSecond', 'puts/s during it', writes.opsPerSecond, 'info'),
-          metric('deliveredShare', 'events delivered / expected (%)', expected > 0 ? (100 * delivered) / expected : null, 'higher', 1),
-        ],
-        notes: delivered < expected ? [`only ${delivered} of ${expected} events arrived within 10 s after the writes stopped`] : [],
-        ops: delivered,
-        detail: { watcherNode: nodeId, delivered, expected },
-      };
-    });
+    return await meteredRow(
+      ctx,
+      `watch-fanout-${fanoutWatchers}`,
+      title,
+      { countFsyncs: false },
+      async () => {
+        let counter = 0;
+        const startedAt = nowMs();
+        const writes = await runClosedLoop({
+          concurrency: fanoutWriters,
+          warmupMs: 0,
+          durationMs: fanoutDurationMs,
+          operation: () => writer.put(`${prefix}${counter++ % 1000}`, ctx.value),
+          onProgress: (elapsedMs) =>
+            ctx.progress.update(`${(elapsedMs / 1000).toFixed(1)} s, ${delivered} events`),
+        });
+        // Every put issued (even those finishing after the window) yields one event per watcher.
+        const expected = counter * fanoutWatchers;
+        const drainUntil = nowMs() + 10_000;
+        while (delivered < expected && nowMs() < drainUntil) await sleep(20);
+        const seconds = (lastEventAt - startedAt) / 1000;
+        return {
+          metrics: [
+            metric(
+              'eventsPerSecond',
+              'events delivered/s',
+              seconds > 0 ? delivered / seconds : null,
+              'higher',
+            ),
+            metric('writesPerSecond', 'puts/s during it', writes.opsPerSecond, 'info'),
+            metric(
+              'deliveredShare',
+              'events delivered / expected (%)',
+              expected > 0 ? (100 * delivered) / expected : null,
+              'higher',
+              1,
+            ),
+          ],
+          notes:
+            delivered < expected
+              ? [`only ${delivered} of ${expected} events arrived within 10 s after the writes stopped`]
+              : [],
+          ops: delivered,
+          detail: { watcherNode: nodeId, delivered, expected },
+        };
+      },
+    );
   } finally {
     for (const watch of watches) watch.close();
     watchClient.close();

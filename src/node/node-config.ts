@@ -46,7 +46,8 @@ export const defaultLimits: RequestLimits = {
  */
 export const defaultTiming = { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 } as const;
 
-export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;
+/** Like etcd's default: a snapshot is taken synchronously and pauses the node (see docs/benchmarks.md), so rarely. */
+export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
 
 export class ConfigError extends Error {
   constructor(message: string) {
