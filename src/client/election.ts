@@ -24,6 +24,7 @@ import { Session } from './session.js';
 import { sessionIdOf, type SessionRef } from './tree.js';
 import { bytesToText, headerFromWire, toBytes, type Bytes, type ResponseHeader } from './types.js';
 import type { ResponseHeaderWire } from './wire.js';
+import { eventIterator } from './event-iterator.js';
 
 export interface LeaderKey {
   readonly name: string;
@@ -310,63 +311,13 @@ export class LeaderObserver
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ElectionLeader | null> {
-    const queue: (ElectionLeader | null)[] = [];
-    let finished = this.closed;
-    let failure: Error | null = this.error;
-    let waiter: {
-      resolve: (r: IteratorResult<ElectionLeader | null>) => void;
-      reject: (e: Error) => void;
-    } | null = null;
-    const settle = (): void => {
-      if (waiter === null) return;
-      const w = waiter;
-      if (queue.length > 0) {
-        waiter = null;
-        w.resolve({ value: queue.shift()!, done: false });
-      } else if (failure !== null) {
-        waiter = null;
-        const error = failure;
-        failure = null;
-        finished = true;
-        w.reject(error);
-      } else if (finished) {
-        waiter = null;
-        w.resolve({ value: undefined, done: true });
-      }
-    };
-    const onLeader = (leader: ElectionLeader | null): void => {
-      queue.push(leader);
-      settle();
-    };
-    const onError = (error: Error): void => {
-      failure = error;
-      settle();
-    };
-    const onClose = (): void => {
-      finished = true;
-      detach();
-      settle();
-    };
-    const detach = (): void => {
-      this.off('leader', onLeader);
-      this.off('error', onError);
-      this.off('close', onClose);
-    };
-    this.on('leader', onLeader);
-    this.on('error', onError);
-    this.on('close', onClose);
-    return {
-      next: () =>
-        new Promise<IteratorResult<ElectionLeader | null>>((resolve, reject) => {
-          waiter = { resolve, reject };
-          settle();
-        }),
-      return: () => {
-        detach();
-        this.close();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
+    return eventIterator<ElectionLeader | null>({
+      emitter: this,
+      valueEvent: 'leader',
+      ended: this.closed,
+      error: this.error,
+      close: () => this.close(),
+    });
   }
 
   private async run(): Promise<void> {

@@ -27,6 +27,7 @@ import { rangeModeOf } from './txn.js';
 import { KeyValue } from './types.js';
 import { WatchCursor } from './watch-cursor.js';
 import type { EventWire, WatchRequestWire, WatchResponseWire } from './wire.js';
+import { eventIterator } from './event-iterator.js';
 
 export interface WatchOptions {
   /** Every key starting with `key`. */
@@ -163,61 +164,13 @@ export class Watcher extends EventEmitter<WatcherEvents> implements AsyncIterabl
   }
 
   [Symbol.asyncIterator](): AsyncIterator<WatchEvent> {
-    const queue: WatchEvent[] = [];
-    let failure: Error | null = this.error;
-    let finished = this.ended;
-    let waiter: { resolve: (r: IteratorResult<WatchEvent>) => void; reject: (e: Error) => void } | null =
-      null;
-    const settle = () => {
-      if (waiter === null) return;
-      const w = waiter;
-      if (queue.length > 0) {
-        waiter = null;
-        w.resolve({ value: queue.shift()!, done: false });
-      } else if (failure !== null) {
-        waiter = null;
-        const error = failure;
-        failure = null;
-        finished = true;
-        w.reject(error);
-      } else if (finished) {
-        waiter = null;
-        w.resolve({ value: undefined, done: true });
-      }
-    };
-    const onEvent = (event: WatchEvent) => {
-      queue.push(event);
-      settle();
-    };
-    const onError = (error: Error) => {
-      failure = error;
-      settle();
-    };
-    const onClose = () => {
-      finished = true;
-      detach();
-      settle();
-    };
-    const detach = () => {
-      this.off('event', onEvent);
-      this.off('error', onError);
-      this.off('close', onClose);
-    };
-    this.on('event', onEvent);
-    this.on('error', onError);
-    this.on('close', onClose);
-    return {
-      next: () =>
-        new Promise<IteratorResult<WatchEvent>>((resolve, reject) => {
-          waiter = { resolve, reject };
-          settle();
-        }),
-      return: () => {
-        detach();
-        this.close();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
+    return eventIterator<WatchEvent>({
+      emitter: this,
+      valueEvent: 'event',
+      ended: this.ended,
+      error: this.error,
+      close: () => this.close(),
+    });
   }
 
   private async run(): Promise<void> {
