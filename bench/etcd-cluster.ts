@@ -8,8 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { EtcdKvClient } from './etcd-kv-client.js';
+import { etcd3KvClient } from './etcd-kv-client.js';
 import { etcdVersion } from './etcd-binary.js';
 import { fetchMetrics, metricValue } from './metrics-scrape.js';
 import { freePorts } from './ports.js';
@@ -99,14 +98,7 @@ export class EtcdCluster implements StoreCluster {
   }
 
   client(options: KvClientOptions): KvClient {
-    const endpoints = options.endpoints ?? this.nodeStates.map((n) => n.clientEndpoint);
-    return new EtcdKvClient(
-      new Etcd3({
-        hosts: endpoints.map((e) => `http://${e}`),
-        ...(options.probe === true ? { dialTimeout: 200 } : {}),
-      }),
-      options.deadlineMs,
-    );
+    return etcd3KvClient(options.endpoints ?? this.nodeStates.map((n) => n.clientEndpoint), options);
   }
 
   async leaderId(timeoutMs: number): Promise<string | null> {

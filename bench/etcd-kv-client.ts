@@ -1,6 +1,20 @@
 /** KvClient over the etcd3 npm client, with its default fault handling. */
-import type { Etcd3 } from 'etcd3';
-import type { KvClient, WatchHandle } from './store.js';
+import { Etcd3 } from 'etcd3';
+import type { KvClient, KvClientOptions, WatchHandle } from './store.js';
+
+/**
+ * An etcd3 client over `endpoints`. It drives etcd and, through raftree's etcd-compatible API,
+ * raftree too: the same client on both sides makes the ratios compare servers, not clients.
+ */
+export function etcd3KvClient(endpoints: readonly string[], options: KvClientOptions): EtcdKvClient {
+  return new EtcdKvClient(
+    new Etcd3({
+      hosts: endpoints.map((e) => `http://${e}`),
+      ...(options.probe === true ? { dialTimeout: 200 } : {}),
+    }),
+    options.deadlineMs,
+  );
+}
 
 export class EtcdKvClient implements KvClient {
   constructor(

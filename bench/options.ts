@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { FULL_PROFILE, QUICK_PROFILE, type BenchProfile } from './profile.js';
 import { ROW_GROUPS, type RowGroup } from './run-stores.js';
+import type { BenchClientKind } from './raftree-cluster.js';
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -11,6 +12,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --endpoints LIST     measure an existing raftree cluster (HOST:PORT,...) instead of starting one;
                        memory, CPU, restart and failover rows need processes the bench starts, so they are skipped
   --seconds N          measured seconds per put / get level (default 8, --quick 1.2)
+  --client KIND        the client raftree's KV and watch rows use: native (raftree's own) or etcd3 (through
+                       the etcd-compatible API); default etcd3 with --compare etcd (same client on both sides), else native
   --raftree-cli PATH   the raftree build to run (default dist/src/cli/main.js), e.g. another worktree's, for before / after
   --only GROUPS        some of: ${ROW_GROUPS.join(',')} (default: all)
   --out DIR            where the JSON goes (default bench-results)
@@ -30,6 +33,7 @@ export interface BenchOptions {
   readonly cpuProfDir: string | null;
   readonly logLevel: string;
   readonly raftreeCli: string | null;
+  readonly client: BenchClientKind;
   readonly markdown: boolean;
   readonly help: boolean;
 }
@@ -52,6 +56,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'log-level': { type: 'string', default: 'info' },
         seconds: { type: 'string' },
         'raftree-cli': { type: 'string' },
+        client: { type: 'string' },
         markdown: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -65,6 +70,10 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     throw new UsageError(`--compare supports "etcd" only, got "${values.compare}"`);
   if (values['install-etcd'] && values.compare !== 'etcd')
     throw new UsageError('--install-etcd goes with --compare etcd');
+  if (values.client !== undefined && values.client !== 'native' && values.client !== 'etcd3')
+    throw new UsageError(`--client is native or etcd3, got "${values.client}"`);
+  const client: BenchClientKind =
+    (values.client as BenchClientKind | undefined) ?? (values.compare === 'etcd' ? 'etcd3' : 'native');
   const groups = values.only === undefined ? new Set<RowGroup>(ROW_GROUPS) : parseGroups(values.only);
   const endpoints =
     values.endpoints === undefined
@@ -93,6 +102,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     cpuProfDir: values['cpu-prof'] ?? null,
     logLevel: values['log-level'],
     raftreeCli: values['raftree-cli'] ?? null,
+    client,
     markdown: values.markdown,
     help: values.help,
   };

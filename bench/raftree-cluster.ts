@@ -19,6 +19,7 @@ import {
   stopProcess,
 } from './process-registry.js';
 import { RaftreeKvClient } from './raftree-kv-client.js';
+import { etcd3KvClient } from './etcd-kv-client.js';
 import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode } from './store.js';
 import { pollUntil } from './wait.js';
 
@@ -34,7 +35,17 @@ export interface RaftreeClusterOptions {
   readonly logLevel?: string;
   /** The built CLI to run (default: this repo's dist). */
   readonly cliMain?: string;
+  /** Which client the workloads use: raftree's own, or etcd3 through the etcd-compatible API. */
+  readonly client?: BenchClientKind;
 }
+
+export type BenchClientKind = 'native' | 'etcd3';
+
+const CLIENT_ROUTING: Readonly<Record<BenchClientKind, string>> = {
+  native:
+    'raftree client: writes to the leader (learned from Status), reads to one sticky endpoint (a follower: listed first)',
+  etcd3: 'etcd3 client on the etcd-compatible API: each call to a member picked at random (followers forward writes)',
+};
 
 interface RaftreeNodeState extends StoreNode {
   readonly httpPort: number;
@@ -46,8 +57,7 @@ interface RaftreeNodeState extends StoreNode {
 export class RaftreeCluster implements StoreCluster {
   readonly kind = 'raftree' as const;
   readonly managed = true;
-  readonly clientRouting =
-    'raftree client: writes to the leader (learned from Status), reads to one sticky endpoint (a follower: listed first)';
+  readonly clientRouting: string;
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   /** Node id of every process started, by pid (to name --cpu-prof files, CPU.<date>.<pid>...). */
   readonly nodeIdByPid = new Map<number, string>();
@@ -59,6 +69,7 @@ export class RaftreeCluster implements StoreCluster {
     private readonly nodeStates: RaftreeNodeState[],
     private readonly options: RaftreeClusterOptions,
   ) {
+    this.clientRouting = CLIENT_ROUTING[options.client ?? 'native'];
     const { tickMs, electionTicks, heartbeatTicks } = RAFTREE_TIMING;
     this.settings = {
       tickMs,
@@ -115,9 +126,11 @@ export class RaftreeCluster implements StoreCluster {
   }
 
   client(options: KvClientOptions): KvClient {
+    const endpoints = options.endpoints ?? this.nodeStates.map((n) => n.clientEndpoint);
+    if (this.options.client === 'etcd3') return etcd3KvClient(endpoints, options);
     return new RaftreeKvClient(
       new RaftreeClient({
-        endpoints: [...(options.endpoints ?? this.nodeStates.map((n) => n.clientEndpoint))],
+        endpoints: [...endpoints],
         deadlineMs: options.deadlineMs,
         ...(options.probe === true
           ? { retry: { maxAttempts: 1 }, connectTimeoutMs: 200, attemptTimeoutMs: options.deadlineMs }

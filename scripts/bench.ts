@@ -84,6 +84,7 @@ async function main(): Promise<number> {
     } else {
       raftree = await RaftreeCluster.start({
         logLevel: options.logLevel,
+        client: options.client,
         ...(options.raftreeCli === null ? {} : { cliMain: options.raftreeCli }),
         ...(options.cpuProfDir === null
           ? {}

@@ -47,7 +47,7 @@ function abortReason(signal: AbortSignal): ApiError {
  * abort listener are removed whichever way it ends; a later settlement of `work` is ignored
  * (it keeps its handler, so a late rejection is never unhandled).
  */
-export function within<T>(context: CallContext, work: Promise<T>, onTimeout: () => ApiError): Promise<T> {
+export function within<T>(context: CallContext, work: Promise<T>, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (context.signal.aborted) {
       work.catch(() => {});

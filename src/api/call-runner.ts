@@ -14,6 +14,16 @@ const DEADLINE_SLACK_MS = 20;
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
+/** An error as a call answers it: a status code and the status object grpc-js sends. */
+export interface StatusError {
+  readonly code: grpc.status;
+  readonly message: string;
+  toStatus(memberId: string): Partial<grpc.StatusObject> & { code: grpc.status; details: string };
+}
+
+/** Turns whatever a handler threw into the error the client sees (the native API's by default). */
+export type ErrorMapper = (error: unknown, kind: RequestKind) => StatusError;
+
 export class CallRunner {
   private readonly active = new Set<AbortController>();
   private stopped = false;
@@ -21,6 +31,8 @@ export class CallRunner {
   constructor(
     private readonly node: RaftreeNode,
     private readonly defaultTimeoutMs: number,
+    /** The etcd-compatible API answers with etcd's codes and messages instead. */
+    readonly mapError: ErrorMapper = toApiError,
   ) {}
 
   get shuttingDown(): ApiError {
@@ -53,7 +65,7 @@ export class CallRunner {
             : new ApiError(grpc.status.CANCELLED, 'the client cancelled the call'),
         );
       };
-      const finish = (error: ApiError | null, response?: Res): void => {
+      const finish = (error: StatusError | null, response?: Res): void => {
         if (answered) return;
         answered = true;
         this.active.delete(controller);
@@ -91,10 +103,10 @@ export class CallRunner {
         }
         handler(request as Req, context).then(
           (response) => finish(null, response),
-          (error: unknown) => finish(toApiError(error, kind)),
+          (error: unknown) => finish(this.mapError(error, kind)),
         );
       } catch (error) {
-        finish(toApiError(error, kind));
+        finish(this.mapError(error, kind));
       }
     };
   }

@@ -62,7 +62,11 @@ function txnOpToWire(result: TxnOpResult, header: ResponseHeaderWire): ResponseO
       return { put: putToWire(result, header) };
     case 'delete':
     case 'deleteRange':
+    case 'deleteInterval':
       return { delete: deleteToWire(result, header) };
+    case 'txn':
+      // The native TxnRequest has no nested txn op, so its results never hold one.
+      throw new Error('a native txn produced a nested txn result');
   }
 }
 

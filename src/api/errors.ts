@@ -103,8 +103,10 @@ export function fromStateMachineError(error: StateMachineError): ApiError {
       return new ApiError(grpc.status.INVALID_ARGUMENT, error.message);
     case StateMachineErrorCode.SessionNotFound:
     case StateMachineErrorCode.NoNode:
+    case StateMachineErrorCode.KeyNotFound:
       return new ApiError(grpc.status.NOT_FOUND, error.message);
     case StateMachineErrorCode.NodeExists:
+    case StateMachineErrorCode.SessionExists:
       return new ApiError(grpc.status.ALREADY_EXISTS, error.message);
     case StateMachineErrorCode.NoParent:
     case StateMachineErrorCode.EphemeralParent:

@@ -65,7 +65,7 @@ export function kvServiceImplementation(api: ApiContext): grpc.UntypedServiceImp
   const remove = async (wire: DeleteRequestWire, context: CallContext): Promise<DeleteResponseWire> => {
     const command = toDeleteCommand(wire, limits);
     return router.route(services.kv['Delete']!, wire, context, 'write', async () => {
-      const result = await proposeCommand(replica, command, context, ['delete', 'deleteRange']);
+      const result = await proposeCommand(replica, command, context, ['delete', 'deleteRange', 'deleteInterval']);
       return deleteToWire(result, headers.make(result.revision));
     });
   };

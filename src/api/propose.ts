@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Replica } from '../replica/replica.js';
 import { encodeCommand, type Command, type CommandResult } from '../state-machine/index.js';
 import { within, type CallContext } from './call-context.js';
-import { ApiError, fromStateMachineError, outcomeUnknown } from './errors.js';
+import { ApiError, outcomeUnknown } from './errors.js';
 
 type ResultOf<T extends CommandResult['type']> = Extract<CommandResult, { type: T }>;
 
@@ -17,7 +17,8 @@ export async function proposeCommand<T extends CommandResult['type']>(
   const outcome = await within(context, replica.propose(encodeCommand(command)), () =>
     outcomeUnknown(grpc.status.DEADLINE_EXCEEDED, 'the deadline passed before the write was applied'),
   );
-  if (!outcome.ok) throw fromStateMachineError(outcome.error);
+  // Thrown as it is: each API's error mapper words it (the native one and etcd's differ).
+  if (!outcome.ok) throw outcome.error;
   const result = outcome.result;
   if (!(expected as readonly string[]).includes(result.type)) {
     throw new ApiError(

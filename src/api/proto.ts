@@ -55,9 +55,20 @@ export class RejectedRequest {
  * A copy of `service` whose request decoders check the size limit first (the server-wide
  * gRPC limit is 16 MiB because peers share the server) and never throw.
  */
+/** The refusal of a request over the size limit (the etcd API words it as etcd does). */
+export type TooLargeRejection = (typeName: string, bytes: number, limit: number) => RejectedRequest;
+
+const nativeTooLarge: TooLargeRejection = (typeName, bytes, limit) =>
+  new RejectedRequest(
+    grpc.status.RESOURCE_EXHAUSTED,
+    `${typeName} is ${bytes} bytes; the limit is ${limit} bytes per request ` +
+      `(split the work into smaller requests)`,
+  );
+
 export function guardedService(
   service: protoLoader.ServiceDefinition,
   maxRequestBytes: number,
+  tooLarge: TooLargeRejection = nativeTooLarge,
 ): protoLoader.ServiceDefinition {
   const guarded: Record<string, protoLoader.MethodDefinition<object, object>> = {};
   for (const [name, method] of Object.entries(service)) {
@@ -67,13 +78,7 @@ export function guardedService(
     guarded[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer): object => {
-        if (bytes.length > maxRequestBytes) {
-          return new RejectedRequest(
-            grpc.status.RESOURCE_EXHAUSTED,
-            `${typeName} is ${bytes.length} bytes; the limit is ${maxRequestBytes} bytes per request ` +
-              `(split the work into smaller requests)`,
-          );
-        }
+        if (bytes.length > maxRequestBytes) return tooLarge(typeName, bytes.length, maxRequestBytes);
         try {
           return decode(bytes);
         } catch (error) {

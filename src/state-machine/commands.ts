@@ -17,6 +17,7 @@ import type {
   CompareTarget,
   CreateCommand,
   DeleteNodeCommand,
+  CompareRange,
   RangeMode,
   RangeOp,
   SessionCheckpoint,
@@ -35,9 +36,12 @@ export const CommandTag = {
   deleteRange: 3,
   txn: 4,
   compact: 5,
+  deleteInterval: 7,
   openSession: 16,
   closeSession: 17,
   checkpointSessions: 18,
+  /** openSession with a chosen id: [ttlMs][sessionId]. */
+  openSessionWithId: 19,
   create: 24,
   deleteNode: 25,
 } as const;
@@ -52,7 +56,7 @@ export const ReservedTagRanges: readonly {
   readonly to: number;
   readonly purpose: string;
 }[] = [
-  { from: 19, to: 23, purpose: 'further session commands' },
+  { from: 20, to: 23, purpose: 'further session commands' },
   { from: 26, to: 31, purpose: 'further tree node commands' },
   { from: 32, to: 39, purpose: 'service registry (register, deregister, heartbeat)' },
   { from: 40, to: 47, purpose: 'health checks (check state changes)' },
@@ -61,8 +65,20 @@ export const ReservedTagRanges: readonly {
 const FLAG_PREV_KV = 0b01;
 /** put: a session id (varint) follows the value. */
 const FLAG_SESSION = 0b10;
+const FLAG_IGNORE_VALUE = 0b100;
+const FLAG_IGNORE_SESSION = 0b1000;
+/** deleteInterval / range op: a rangeEnd string follows the key. */
+const FLAG_RANGE_END = 0b100;
 const FLAG_KEYS_ONLY = 0b01;
 const FLAG_COUNT_ONLY = 0b10;
+/**
+ * A compare's first byte: the target index in the low nibble; the key range in bits 4-5 (index
+ * into COMPARE_RANGES); bit 6 set when a rangeEnd string follows the key. Encodings written
+ * before ranges existed have the high bits clear and decode as before.
+ */
+const COMPARE_TARGET_MASK = 0x0f;
+const COMPARE_RANGE_SHIFT = 4;
+const COMPARE_HAS_RANGE_END = 0x40;
 /** create flags; a session id (varint) follows the value when CREATE_SESSION is set. */
 const CREATE_SESSION = 0b001;
 const CREATE_SEQUENTIAL = 0b010;
@@ -70,10 +86,14 @@ const CREATE_PARENTS = 0b100;
 /** deleteNode: an expected version (varint) follows the path. */
 const DELETE_NODE_VERSION = 0b1;
 
+type CompareRangeMode = NonNullable<CompareRange['range']>;
+type WriteOp = Exclude<TxnOp, RangeOp | TxnCommand>;
+
 const CLOSE_REASONS: readonly SessionCloseReason[] = ['closed', 'expired'];
 
-const RANGE_MODES: readonly RangeMode[] = ['exact', 'prefix', 'children'];
-const COMPARE_TARGETS: readonly CompareTarget[] = ['value', 'version', 'createRevision', 'modRevision'];
+const RANGE_MODES: readonly RangeMode[] = ['exact', 'prefix', 'children', 'interval'];
+const COMPARE_TARGETS: readonly CompareTarget[] = ['value', 'version', 'createRevision', 'modRevision', 'lease'];
+const COMPARE_RANGES: readonly CompareRangeMode[] = ['exact', 'prefix', 'interval'];
 const COMPARE_OPS: readonly CompareOp[] = ['=', '!=', '<', '>'];
 
 function corrupt(message: string): StateMachineError {
@@ -130,11 +150,15 @@ export function encodeCommand(command: Command): Uint8Array {
     case 'put':
     case 'delete':
     case 'deleteRange':
+    case 'deleteInterval':
       writeWriteOp(writer, command);
       break;
     case 'openSession':
-      writer.u8(CommandTag.openSession);
+      writer.u8(command.sessionId === undefined ? CommandTag.openSession : CommandTag.openSessionWithId);
       writer.varint(requireUint(command.ttlMs, 'openSession ttlMs'));
+      if (command.sessionId !== undefined) {
+        writer.varint(requireUint(command.sessionId, 'openSession sessionId'));
+      }
       break;
     case 'closeSession':
       writer.u8(CommandTag.closeSession);
@@ -158,17 +182,32 @@ export function encodeCommand(command: Command): Uint8Array {
   return writer.finish();
 }
 
-function writeWriteOp(writer: ByteWriter, op: Exclude<TxnOp, RangeOp>): void {
+function writeFlags(op: WriteOp): number {
+  let flags = op.prevKv === true ? FLAG_PREV_KV : 0;
+  if (op.type === 'put') {
+    if (op.session !== undefined) flags |= FLAG_SESSION;
+    if (op.ignoreValue === true) flags |= FLAG_IGNORE_VALUE;
+    if (op.ignoreSession === true) flags |= FLAG_IGNORE_SESSION;
+  } else if (op.type === 'deleteInterval' && op.rangeEnd !== undefined) {
+    flags |= FLAG_RANGE_END;
+  }
+  return flags;
+}
+
+function writeWriteOp(writer: ByteWriter, op: WriteOp): void {
   writer.u8(CommandTag[op.type]);
-  const session = op.type === 'put' ? op.session : undefined;
-  writer.u8((op.prevKv === true ? FLAG_PREV_KV : 0) | (session !== undefined ? FLAG_SESSION : 0));
+  writer.u8(writeFlags(op));
   if (op.type === 'deleteRange') {
     writer.string(requireString(op.prefix, 'deleteRange prefix'));
   } else {
     writer.string(requireString(op.key, `${op.type} key`));
   }
-  if (op.type === 'put') writer.bytes(requireBytes(op.value, 'put value'));
-  if (session !== undefined) writer.varint(requireUint(session, 'put session'));
+  if (op.type === 'put') {
+    writer.bytes(requireBytes(op.value, 'put value'));
+    if (op.session !== undefined) writer.varint(requireUint(op.session, 'put session'));
+  } else if (op.type === 'deleteInterval' && op.rangeEnd !== undefined) {
+    writer.string(requireString(op.rangeEnd, 'deleteInterval rangeEnd'));
+  }
 }
 
 function writeCheckpoint(writer: ByteWriter, command: CheckpointSessionsCommand): void {
@@ -213,16 +252,27 @@ function writeTxn(writer: ByteWriter, txn: TxnCommand): void {
 }
 
 function writeCompare(writer: ByteWriter, compare: Compare): void {
-  writer.u8(indexIn(COMPARE_TARGETS, compare.target, 'compare target'));
+  const range = indexIn(COMPARE_RANGES, compare.range ?? 'exact', 'compare range');
+  writer.u8(
+    indexIn(COMPARE_TARGETS, compare.target, 'compare target') |
+      (range << COMPARE_RANGE_SHIFT) |
+      (compare.rangeEnd !== undefined ? COMPARE_HAS_RANGE_END : 0),
+  );
   writer.u8(indexIn(COMPARE_OPS, compare.op, 'compare op'));
   writer.string(requireString(compare.key, 'compare key'));
+  if (compare.rangeEnd !== undefined) writer.string(requireString(compare.rangeEnd, 'compare rangeEnd'));
   if (compare.target === 'value') writer.bytes(requireBytes(compare.value, 'compare value'));
   else writer.varint(requireUint(compare.value, `${compare.target} compare operand`));
 }
 
 function writeTxnOp(writer: ByteWriter, op: TxnOp): void {
-  if (op.type === 'put' || op.type === 'delete' || op.type === 'deleteRange') {
+  if (op.type === 'put' || op.type === 'delete' || op.type === 'deleteRange' || op.type === 'deleteInterval') {
     writeWriteOp(writer, op);
+    return;
+  }
+  if (op.type === 'txn') {
+    writer.u8(CommandTag.txn);
+    writeTxn(writer, op);
     return;
   }
   if (op.type !== 'range') {
@@ -232,8 +282,13 @@ function writeTxnOp(writer: ByteWriter, op: TxnOp): void {
   }
   writer.u8(RANGE_OP_TAG);
   writer.u8(indexIn(RANGE_MODES, op.range ?? 'exact', 'range mode'));
-  writer.u8((op.keysOnly === true ? FLAG_KEYS_ONLY : 0) | (op.countOnly === true ? FLAG_COUNT_ONLY : 0));
+  writer.u8(
+    (op.keysOnly === true ? FLAG_KEYS_ONLY : 0) |
+      (op.countOnly === true ? FLAG_COUNT_ONLY : 0) |
+      (op.rangeEnd !== undefined ? FLAG_RANGE_END : 0),
+  );
   writer.string(requireString(op.key, 'range key'));
+  if (op.rangeEnd !== undefined) writer.string(requireString(op.rangeEnd, 'range rangeEnd'));
   writer.varint(requireUint(op.revision ?? 0, 'range revision'));
   writer.varint(requireUint(op.limit ?? 0, 'range limit'));
 }
@@ -265,11 +320,17 @@ export function decodeCommand(bytes: Uint8Array): Command {
     case CommandTag.put:
     case CommandTag.delete:
     case CommandTag.deleteRange:
+    case CommandTag.deleteInterval:
       command = readWriteOp(reader, tag);
       break;
     case CommandTag.openSession:
       command = { type: 'openSession', ttlMs: reader.varint() };
       break;
+    case CommandTag.openSessionWithId: {
+      const ttlMs = reader.varint();
+      command = { type: 'openSession', ttlMs, sessionId: reader.varint() };
+      break;
+    }
     case CommandTag.closeSession: {
       const sessionId = reader.varint();
       command = { type: 'closeSession', sessionId, reason: readEnum(reader, CLOSE_REASONS, 'close reason') };
@@ -321,12 +382,14 @@ function readFlags(reader: ByteReader, allowed: number, what: string): number {
   return flags;
 }
 
-function readWriteOp(reader: ByteReader, tag: number): Exclude<TxnOp, RangeOp> {
-  const flags = readFlags(
-    reader,
-    tag === CommandTag.put ? FLAG_PREV_KV | FLAG_SESSION : FLAG_PREV_KV,
-    'write',
-  );
+function allowedWriteFlags(tag: number): number {
+  if (tag === CommandTag.put) return FLAG_PREV_KV | FLAG_SESSION | FLAG_IGNORE_VALUE | FLAG_IGNORE_SESSION;
+  if (tag === CommandTag.deleteInterval) return FLAG_PREV_KV | FLAG_RANGE_END;
+  return FLAG_PREV_KV;
+}
+
+function readWriteOp(reader: ByteReader, tag: number): WriteOp {
+  const flags = readFlags(reader, allowedWriteFlags(tag), 'write');
   const prevKv = (flags & FLAG_PREV_KV) !== 0;
   const keyOrPrefix = reader.string();
   if (tag === CommandTag.put) {
@@ -337,12 +400,15 @@ function readWriteOp(reader: ByteReader, tag: number): Exclude<TxnOp, RangeOp> {
       value,
       ...(prevKv ? { prevKv: true } : {}),
       ...((flags & FLAG_SESSION) !== 0 ? { session: reader.varint() } : {}),
+      ...((flags & FLAG_IGNORE_VALUE) !== 0 ? { ignoreValue: true } : {}),
+      ...((flags & FLAG_IGNORE_SESSION) !== 0 ? { ignoreSession: true } : {}),
     };
   }
-  const op: Exclude<TxnOp, RangeOp> =
-    tag === CommandTag.delete
-      ? { type: 'delete', key: keyOrPrefix }
-      : { type: 'deleteRange', prefix: keyOrPrefix };
+  let op: WriteOp;
+  if (tag === CommandTag.delete) op = { type: 'delete', key: keyOrPrefix };
+  else if (tag === CommandTag.deleteRange) op = { type: 'deleteRange', prefix: keyOrPrefix };
+  else if ((flags & FLAG_RANGE_END) !== 0) op = { type: 'deleteInterval', key: keyOrPrefix, rangeEnd: reader.string() };
+  else op = { type: 'deleteInterval', key: keyOrPrefix };
   return prevKv ? { ...op, prevKv: true } : op;
 }
 
@@ -367,35 +433,58 @@ function readEnum<T>(reader: ByteReader, values: readonly T[], what: string): T 
   return value;
 }
 
-function readTxn(reader: ByteReader): TxnCommand {
+/** Nesting deeper than validation allows is refused while decoding, before the stack grows. */
+const MAX_DECODED_TXN_DEPTH = 8;
+
+function readTxn(reader: ByteReader, depth = 0): TxnCommand {
+  if (depth > MAX_DECODED_TXN_DEPTH) throw corrupt(`txn nested more than ${MAX_DECODED_TXN_DEPTH} deep`);
   // Counts come from untrusted bytes: grow arrays item by item (each item consumes input)
   // instead of preallocating a claimed length.
   const compare: Compare[] = [];
   for (let count = reader.varint(); count > 0; count--) compare.push(readCompare(reader));
   const success: TxnOp[] = [];
-  for (let count = reader.varint(); count > 0; count--) success.push(readTxnOp(reader));
+  for (let count = reader.varint(); count > 0; count--) success.push(readTxnOp(reader, depth));
   const failure: TxnOp[] = [];
-  for (let count = reader.varint(); count > 0; count--) failure.push(readTxnOp(reader));
+  for (let count = reader.varint(); count > 0; count--) failure.push(readTxnOp(reader, depth));
   return { type: 'txn', compare, success, failure };
 }
 
 function readCompare(reader: ByteReader): Compare {
-  const target = readEnum(reader, COMPARE_TARGETS, 'compare target');
+  const head = reader.u8();
+  if ((head & ~(COMPARE_TARGET_MASK | (0b11 << COMPARE_RANGE_SHIFT) | COMPARE_HAS_RANGE_END)) !== 0) {
+    throw corrupt(`unknown compare flag bits 0x${head.toString(16)}`);
+  }
+  const target = COMPARE_TARGETS[head & COMPARE_TARGET_MASK];
+  if (target === undefined) throw corrupt(`unknown compare target ${head & COMPARE_TARGET_MASK}`);
+  const range = COMPARE_RANGES[(head >> COMPARE_RANGE_SHIFT) & 0b11];
+  if (range === undefined) throw corrupt(`unknown compare range ${(head >> COMPARE_RANGE_SHIFT) & 0b11}`);
   const op = readEnum(reader, COMPARE_OPS, 'compare op');
   const key = reader.string();
-  if (target === 'value') return { key, target, op, value: reader.bytes() };
-  return { key, target, op, value: reader.varint() };
+  // Canonical shape: optional fields appear only when set, so decode(encode(x)) deep-equals x.
+  const where = {
+    ...(range !== 'exact' ? { range } : {}),
+    ...((head & COMPARE_HAS_RANGE_END) !== 0 ? { rangeEnd: reader.string() } : {}),
+  };
+  if (target === 'value') return { key, target, op, value: reader.bytes(), ...where };
+  return { key, target, op, value: reader.varint(), ...where };
 }
 
-function readTxnOp(reader: ByteReader): TxnOp {
+function readTxnOp(reader: ByteReader, depth: number): TxnOp {
   const tag = reader.u8();
-  if (tag === CommandTag.put || tag === CommandTag.delete || tag === CommandTag.deleteRange) {
+  if (
+    tag === CommandTag.put ||
+    tag === CommandTag.delete ||
+    tag === CommandTag.deleteRange ||
+    tag === CommandTag.deleteInterval
+  ) {
     return readWriteOp(reader, tag);
   }
+  if (tag === CommandTag.txn) return readTxn(reader, depth + 1);
   if (tag !== RANGE_OP_TAG) throw corrupt(`unknown txn op tag ${tag}`);
   const range = readEnum(reader, RANGE_MODES, 'range mode');
-  const flags = readFlags(reader, FLAG_KEYS_ONLY | FLAG_COUNT_ONLY, 'range');
+  const flags = readFlags(reader, FLAG_KEYS_ONLY | FLAG_COUNT_ONLY | FLAG_RANGE_END, 'range');
   const key = reader.string();
+  const rangeEnd = (flags & FLAG_RANGE_END) !== 0 ? reader.string() : undefined;
   const revision = reader.varint();
   const limit = reader.varint();
   // Canonical shape: optional fields appear only when set, so decode(encode(x)) deep-equals x.
@@ -403,6 +492,7 @@ function readTxnOp(reader: ByteReader): TxnOp {
     type: 'range',
     key,
     range,
+    ...(rangeEnd !== undefined ? { rangeEnd } : {}),
     ...(revision > 0 ? { revision } : {}),
     ...(limit > 0 ? { limit } : {}),
     ...((flags & FLAG_KEYS_ONLY) !== 0 ? { keysOnly: true } : {}),

@@ -79,6 +79,16 @@ export class CoordinationState {
     return this.open.get(sessionId)?.ttlMs;
   }
 
+  /**
+   * The id for a session opened by the entry at `index` without a chosen id: the index itself,
+   * or (when a client chose it earlier) the next id above it that no open session has.
+   */
+  freeSessionId(index: number): number {
+    let id = index;
+    while (this.open.has(id)) id++;
+    return id;
+  }
+
   /** Registers a new session (the caller guarantees a fresh id: a log index not applied before). */
   openSession(sessionId: number, ttlMs: number): void {
     if (this.open.has(sessionId)) throw new Error(`session ${sessionId} is already open`);

@@ -33,6 +33,10 @@ export const StateMachineErrorCode = {
   Internal: 'INTERNAL',
   /** A command names a session that is not open (never opened, closed or expired). Carries `sessionId`. */
   SessionNotFound: 'SESSION_NOT_FOUND',
+  /** openSession with a chosen id that an open session already has. Carries `sessionId`. */
+  SessionExists: 'SESSION_EXISTS',
+  /** A put with ignoreValue / ignoreSession names a key that does not exist. Carries `key`. */
+  KeyNotFound: 'KEY_NOT_FOUND',
   /** A tree path is malformed (not absolute, empty / `.` / `..` segment, trailing `/`, NUL, or `/`). Carries `key`. */
   InvalidPath: 'INVALID_PATH',
   /** create: the parent node does not exist and `parents` was not set. `key` is the missing parent. */
@@ -111,6 +115,22 @@ export function sessionNotFound(sessionId: number, action: string): StateMachine
     StateMachineErrorCode.SessionNotFound,
     `${action}: session ${sessionId} does not exist (it was never opened, or it was closed or expired)`,
     { sessionId },
+  );
+}
+
+export function sessionExists(sessionId: number): StateMachineError {
+  return new StateMachineError(
+    StateMachineErrorCode.SessionExists,
+    `cannot open session ${sessionId}: a session with that id is already open (choose another id, or omit it)`,
+    { sessionId },
+  );
+}
+
+export function keyNotFound(key: string): StateMachineError {
+  return new StateMachineError(
+    StateMachineErrorCode.KeyNotFound,
+    `cannot keep the current value or owner of "${key}": the key does not exist`,
+    { key },
   );
 }
 

@@ -4,10 +4,10 @@
  * revision that does not exist yet, or a put for a session that is not open.
  */
 import type { CoordinationState } from './coordination.js';
-import { StateMachineError, StateMachineErrorCode, sessionNotFound } from './errors.js';
+import { sessionExists, StateMachineError, StateMachineErrorCode, sessionNotFound } from './errors.js';
 import { EMPTY_VALUE, LATEST, type MvccStore } from './mvcc-store.js';
 import { childPrefixOf, parentPathOf, ROOT_PATH, sequentialPath } from './paths.js';
-import { deleteKeys, deleteResult, executeTxn, liveKeysWithPrefix } from './txn.js';
+import { deleteKeys, deleteResult, executeTxn, liveKeysInInterval, liveKeysWithPrefix, putKey } from './txn.js';
 import type {
   CloseSessionCommand,
   Command,
@@ -57,7 +57,13 @@ function dispatch(context: ExecutionContext, command: Command): Execution {
     case 'put': {
       requireOpenSession(coordination, command.session, `cannot put "${command.key}"`);
       const batch = store.beginWrite();
-      const previous = batch.put(command.key, command.value, command.session ?? 0);
+      let previous: KeyValue | undefined;
+      try {
+        previous = putKey(store, batch, command);
+      } catch (error) {
+        batch.abort();
+        throw error;
+      }
       const changes = batch.commit();
       const result =
         command.prevKv === true && previous !== undefined
@@ -66,9 +72,15 @@ function dispatch(context: ExecutionContext, command: Command): Execution {
       return { result, changes };
     }
     case 'delete':
-    case 'deleteRange': {
-      // A deleteRange's keys are gathered before the batch opens: deleting never moves a key.
-      const keys = command.type === 'delete' ? [command.key] : liveKeysWithPrefix(store, command.prefix);
+    case 'deleteRange':
+    case 'deleteInterval': {
+      // A range's keys are gathered before the batch opens: deleting never moves a key.
+      const keys =
+        command.type === 'delete'
+          ? [command.key]
+          : command.type === 'deleteRange'
+            ? liveKeysWithPrefix(store, command.prefix)
+            : liveKeysInInterval(store, command.key, command.rangeEnd);
       const batch = store.beginWrite();
       const deleted = deleteKeys(batch, keys);
       const changes = batch.commit();
@@ -89,17 +101,20 @@ function dispatch(context: ExecutionContext, command: Command): Execution {
       };
     case 'noop':
       return { result: { type: 'noop', revision: store.revision }, changes: NO_CHANGES };
-    case 'openSession':
-      coordination.openSession(context.index, command.ttlMs);
+    case 'openSession': {
+      const sessionId = command.sessionId ?? coordination.freeSessionId(context.index);
+      if (coordination.has(sessionId)) throw sessionExists(sessionId);
+      coordination.openSession(sessionId, command.ttlMs);
       return {
         result: {
           type: 'openSession',
-          sessionId: context.index,
+          sessionId,
           ttlMs: command.ttlMs,
           revision: store.revision,
         },
         changes: NO_CHANGES,
       };
+    }
     case 'closeSession':
       return closeSession(store, coordination, command);
     case 'checkpointSessions':

@@ -17,7 +17,28 @@ export function readRange(store: MvccStore, request: RangeRequest): RangeResult 
       return kvResult(store, request, prefixMatches(store, request.key, atRevision));
     case 'children':
       return childrenResult(store, request, childrenOf(store, request.key, atRevision));
+    case 'interval':
+      return kvResult(store, request, intervalMatches(store, request.key, request.rangeEnd, atRevision));
   }
+}
+
+/** Whether `key` sorts before the exclusive interval end `rangeEnd` (absent: no end). */
+export function beforeEnd(key: string, rangeEnd: string | undefined): boolean {
+  return rangeEnd === undefined || compareKeys(key, rangeEnd) < 0;
+}
+
+function intervalMatches(
+  store: MvccStore,
+  start: string,
+  rangeEnd: string | undefined,
+  atRevision: number,
+): KeyValue[] {
+  const matches: KeyValue[] = [];
+  for (const cursor = store.seek(start); cursor.valid && beforeEnd(cursor.key, rangeEnd); cursor.next()) {
+    const kv = store.visibleAt(cursor.key, atRevision);
+    if (kv !== undefined) matches.push(kv);
+  }
+  return matches;
 }
 
 function exactMatch(store: MvccStore, key: string, atRevision: number): KeyValue[] {

@@ -130,7 +130,7 @@ function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
     if (ordinal > 0 && compareKeys(keys[ordinal - 1]!, key) >= 0)
       throw corrupt(`keys out of order at "${key}"`);
     keys.push(key);
-    histories.set(key, readVersions(reader, key, revision, firstChangeRevision, appliedIndex));
+    histories.set(key, readVersions(reader, key, revision, firstChangeRevision));
   }
 
   // Each key's versions from firstChangeRevision on must be named by the change log exactly once,
@@ -157,7 +157,7 @@ function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
     if (nextVersion[ordinal] !== histories.get(key)!.length)
       throw corrupt(`change log misses versions of "${key}"`);
   });
-  const sessions = readSessions(reader, appliedIndex);
+  const sessions = readSessions(reader);
   const sequences = readSequences(reader);
   reader.expectEnd();
   const store = new MvccStore({ revision, compactRevision, keys, histories, changelog });
@@ -170,20 +170,16 @@ function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
   return { appliedIndex, store, coordination };
 }
 
-function readSessions(reader: ByteReader, appliedIndex: number): SessionImage[] {
+function readSessions(reader: ByteReader): SessionImage[] {
   const sessions: SessionImage[] = [];
   for (let count = reader.varint(); count > 0; count--) {
     const sessionId = reader.varint();
     const ttlMs = reader.varint();
     const checkpoint = reader.varint();
     const previous = sessions[sessions.length - 1];
-    // A session id is the log index that opened it, so it cannot exceed appliedIndex.
-    if (
-      sessionId === 0 ||
-      sessionId > appliedIndex ||
-      (previous !== undefined && sessionId <= previous.sessionId)
-    ) {
-      throw corrupt(`session ${sessionId} is out of order or beyond appliedIndex ${appliedIndex}`);
+    // Session ids may exceed appliedIndex: openSession can choose one (etcd's LeaseGrant ID).
+    if (sessionId === 0 || (previous !== undefined && sessionId <= previous.sessionId)) {
+      throw corrupt(`session ${sessionId} is zero or out of order`);
     }
     if (ttlMs === 0 || checkpoint > ttlMs + 1) {
       throw corrupt(`session ${sessionId} has TTL ${ttlMs} ms and checkpoint ${checkpoint - 1} ms`);
@@ -213,7 +209,6 @@ function readVersions(
   key: string,
   revision: number,
   firstChangeRevision: number,
-  appliedIndex: number,
 ): KeyValue[] {
   const versionCount = reader.varint();
   if (versionCount === 0) throw corrupt(`key "${key}" has no versions`);
@@ -239,7 +234,6 @@ function readVersions(
       throw corrupt(`key "${key}" has createRevision ${createRevision} after modRevision ${modRevision}`);
     }
     const session = reader.varint();
-    if (session > appliedIndex) throw corrupt(`key "${key}" names session ${session} beyond appliedIndex`);
     versions.push({ key, value: reader.bytes(), createRevision, modRevision, version, session });
   }
   return versions;

@@ -20,13 +20,19 @@ export interface KeyValue {
   readonly session: number;
 }
 
-/** How a request's `key` selects keys: the key itself, every key starting with it, or a path's children. */
-export type RangeMode = 'exact' | 'prefix' | 'children';
+/**
+ * How a request's `key` selects keys: the key itself, every key starting with it, a path's
+ * children, or every key from `key` (inclusive) up to `rangeEnd` (exclusive; absent = no end),
+ * in key order (etcd's [key, range_end) ranges).
+ */
+export type RangeMode = 'exact' | 'prefix' | 'children' | 'interval';
 
 export interface RangeRequest {
   readonly key: string;
   /** Default 'exact'. */
   readonly range?: RangeMode;
+  /** The exclusive end of an 'interval' range (absent: every key from `key` on); only with 'interval'. */
+  readonly rangeEnd?: string;
   /** Read as of this revision; absent or 0 means the current revision. */
   readonly revision?: number;
   /** Maximum number of kvs (or children) returned; absent or 0 means no limit. */
@@ -74,6 +80,16 @@ export interface PutCommand {
    * (etcd lease semantics). Must be a positive integer when given.
    */
   readonly session?: number;
+  /**
+   * Keep the key's current value (`value` must be empty): etcd's ignore_value. The key must
+   * exist (KEY_NOT_FOUND otherwise).
+   */
+  readonly ignoreValue?: boolean;
+  /**
+   * Keep the key's current owner session (`session` must be absent): etcd's ignore_lease. The
+   * key must exist (KEY_NOT_FOUND otherwise).
+   */
+  readonly ignoreSession?: boolean;
 }
 
 export interface DeleteCommand {
@@ -89,26 +105,56 @@ export interface DeleteRangeCommand {
   readonly prevKv?: boolean;
 }
 
+/** Deletes every key from `key` (inclusive) to `rangeEnd` (exclusive; absent = no end), etcd's DeleteRange. */
+export interface DeleteIntervalCommand {
+  readonly type: 'deleteInterval';
+  /** May be empty: with no `rangeEnd` that deletes every key. */
+  readonly key: string;
+  readonly rangeEnd?: string;
+  readonly prevKv?: boolean;
+}
+
 export interface RangeOp extends RangeRequest {
   readonly type: 'range';
 }
 
-export type TxnOp = PutCommand | DeleteCommand | DeleteRangeCommand | RangeOp;
+/** A txn op: a write, a read, or a nested txn (its compares see the state before the outer txn's writes, as in etcd). */
+export type TxnOp =
+  | PutCommand
+  | DeleteCommand
+  | DeleteRangeCommand
+  | DeleteIntervalCommand
+  | RangeOp
+  | TxnCommand;
 
 export type CompareOp = '=' | '!=' | '<' | '>';
 
+/**
+ * Which keys a compare looks at: `key` alone (default), every key starting with it, or the
+ * interval [key, rangeEnd). Over a range every existing key must satisfy the compare; an empty
+ * range compares as one missing key (etcd).
+ */
+export interface CompareRange {
+  readonly range?: 'exact' | 'prefix' | 'interval';
+  /** Only with 'interval': its exclusive end (absent = no end). */
+  readonly rangeEnd?: string;
+}
+
 /** Byte-wise comparison of the key's current value; a missing key fails every value compare (etcd). */
-export interface ValueCompare {
+export interface ValueCompare extends CompareRange {
   readonly key: string;
   readonly target: 'value';
   readonly op: CompareOp;
   readonly value: Uint8Array;
 }
 
-/** Numeric comparison; a missing key counts as version, createRevision and modRevision 0. */
-export interface NumberCompare {
+/**
+ * Numeric comparison; a missing key counts as version, createRevision, modRevision and lease 0.
+ * 'lease' compares the owner session (0: persistent).
+ */
+export interface NumberCompare extends CompareRange {
   readonly key: string;
-  readonly target: 'version' | 'createRevision' | 'modRevision';
+  readonly target: 'version' | 'createRevision' | 'modRevision' | 'lease';
   readonly op: CompareOp;
   readonly value: number;
 }
@@ -142,6 +188,11 @@ export interface OpenSessionCommand {
   readonly type: 'openSession';
   /** MIN_SESSION_TTL_MS ..= MAX_SESSION_TTL_MS, an integer. */
   readonly ttlMs: number;
+  /**
+   * The id the client chose (etcd's LeaseGrant ID), a positive integer; SESSION_EXISTS if a
+   * session with it is open. Absent: the entry's log index, or the next free id above it.
+   */
+  readonly sessionId?: number;
 }
 
 export type SessionCloseReason = 'closed' | 'expired';
@@ -210,6 +261,7 @@ export type Command =
   | PutCommand
   | DeleteCommand
   | DeleteRangeCommand
+  | DeleteIntervalCommand
   | TxnCommand
   | CompactCommand
   | NoopCommand
@@ -224,14 +276,14 @@ export interface PutResult {
 }
 
 export interface DeleteResult {
-  readonly type: 'delete' | 'deleteRange';
+  readonly type: 'delete' | 'deleteRange' | 'deleteInterval';
   /** The store revision after the delete (unchanged when nothing was deleted). */
   readonly revision: number;
   readonly deleted: number;
   readonly prevKvs?: readonly KeyValue[];
 }
 
-export type TxnOpResult = PutResult | DeleteResult | RangeResult;
+export type TxnOpResult = PutResult | DeleteResult | RangeResult | TxnResult;
 
 export interface TxnResult {
   readonly type: 'txn';

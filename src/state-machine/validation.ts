@@ -5,20 +5,24 @@
  */
 import { MAX_SESSION_TTL_MS, MIN_SESSION_TTL_MS } from './coordination.js';
 import { invalidArgument, invalidPath, StateMachineError, StateMachineErrorCode } from './errors.js';
-import { pathProblem } from './paths.js';
+import { compareKeys, pathProblem } from './paths.js';
 import type {
   CheckpointSessionsCommand,
   Command,
   Compare,
   CreateCommand,
+  DeleteCommand,
+  DeleteIntervalCommand,
+  DeleteRangeCommand,
   RangeRequest,
   TxnCommand,
   TxnOp,
 } from './types.js';
 
-const RANGE_MODES: ReadonlySet<string> = new Set(['exact', 'prefix', 'children']);
+const RANGE_MODES: ReadonlySet<string> = new Set(['exact', 'prefix', 'children', 'interval']);
+const COMPARE_RANGES: ReadonlySet<string> = new Set(['exact', 'prefix', 'interval']);
 const COMPARE_OPS: ReadonlySet<string> = new Set(['=', '!=', '<', '>']);
-const NUMBER_TARGETS: ReadonlySet<string> = new Set(['version', 'createRevision', 'modRevision']);
+const NUMBER_TARGETS: ReadonlySet<string> = new Set(['version', 'createRevision', 'modRevision', 'lease']);
 
 function requireKey(key: unknown, what: string): void {
   if (typeof key !== 'string') throw invalidArgument(`${what} must be a string`);
@@ -56,16 +60,27 @@ function requirePath(path: unknown, what: string): void {
   if (problem !== undefined) throw invalidPath(path, problem);
 }
 
-/** Throws INVALID_ARGUMENT unless `request` is a well-formed read. A prefix read may use '' (all keys). */
+/** Throws INVALID_ARGUMENT unless `rangeEnd` is absent, or a string with the 'interval' mode. */
+function requireRangeEnd(mode: string, rangeEnd: unknown, what: string): void {
+  if (rangeEnd === undefined) return;
+  if (mode !== 'interval') throw invalidArgument(`${what} rangeEnd is allowed only with the 'interval' range`);
+  if (typeof rangeEnd !== 'string') throw invalidArgument(`${what} rangeEnd must be a string`);
+}
+
+/**
+ * Throws INVALID_ARGUMENT unless `request` is a well-formed read. Prefix and interval reads may
+ * start at '' (all keys).
+ */
 export function validateRangeRequest(request: RangeRequest): void {
   const mode = request.range ?? 'exact';
   if (!RANGE_MODES.has(mode))
-    throw invalidArgument(`range must be 'exact', 'prefix' or 'children', got '${mode}'`);
-  if (mode === 'prefix') {
+    throw invalidArgument(`range must be 'exact', 'prefix', 'children' or 'interval', got '${mode}'`);
+  if (mode === 'prefix' || mode === 'interval') {
     if (typeof request.key !== 'string') throw invalidArgument('range key must be a string');
   } else {
     requireKey(request.key, 'range key');
   }
+  requireRangeEnd(mode, request.rangeEnd, 'range');
   requireCount(request.revision, 'range revision');
   requireCount(request.limit, 'range limit');
 }
@@ -77,6 +92,18 @@ export function validateCommand(command: Command): void {
       requireKey(command.key, 'put key');
       requireBytes(command.value, 'put value');
       requireOptionalSessionId(command.session, 'put session');
+      requireOptionalBoolean(command.ignoreValue, 'put ignoreValue');
+      requireOptionalBoolean(command.ignoreSession, 'put ignoreSession');
+      if (command.ignoreValue === true && command.value.length > 0) {
+        throw invalidArgument('put with ignoreValue must not carry a value (it keeps the current one)');
+      }
+      if (command.ignoreSession === true && command.session !== undefined) {
+        throw invalidArgument('put with ignoreSession must not name a session (it keeps the current owner)');
+      }
+      return;
+    case 'deleteInterval':
+      if (typeof command.key !== 'string') throw invalidArgument('deleteInterval key must be a string');
+      requireRangeEnd('interval', command.rangeEnd, 'deleteInterval');
       return;
     case 'delete':
       requireKey(command.key, 'delete key');
@@ -109,6 +136,7 @@ export function validateCommand(command: Command): void {
             `${MAX_SESSION_TTL_MS} (1 s to 1 h), got ${String(command.ttlMs)}`,
         );
       }
+      requireOptionalSessionId(command.sessionId, 'openSession sessionId');
       return;
     case 'closeSession':
       requireSessionId(command.sessionId, 'closeSession sessionId');
@@ -169,7 +197,13 @@ function validateCreate(command: CreateCommand): void {
 }
 
 function validateCompare(compare: Compare): void {
-  requireKey(compare.key, 'compare key');
+  const range = compare.range ?? 'exact';
+  if (!COMPARE_RANGES.has(range)) {
+    throw invalidArgument(`compare range must be 'exact', 'prefix' or 'interval', got '${range}'`);
+  }
+  if (range === 'exact') requireKey(compare.key, 'compare key');
+  else if (typeof compare.key !== 'string') throw invalidArgument('compare key must be a string');
+  requireRangeEnd(range, compare.rangeEnd, 'compare');
   if (!COMPARE_OPS.has(compare.op))
     throw invalidArgument(`compare op must be =, !=, < or >, got '${compare.op}'`);
   if (compare.target === 'value') {
@@ -178,46 +212,80 @@ function validateCompare(compare: Compare): void {
     requireCount(compare.value, `${compare.target} compare operand`);
     if (compare.value === undefined) throw invalidArgument(`${compare.target} compare needs a number`);
   } else {
-    throw invalidArgument(`compare target must be value, version, createRevision or modRevision`);
+    throw invalidArgument(`compare target must be value, version, createRevision, modRevision or lease`);
   }
 }
 
-function validateTxn(txn: TxnCommand): void {
+/** Nested txns deeper than this are refused: decoding and running them recurses. */
+export const MAX_TXN_DEPTH = 8;
+
+function validateTxn(txn: TxnCommand, depth = 0): void {
+  if (depth > MAX_TXN_DEPTH) throw invalidArgument(`txns may be nested at most ${MAX_TXN_DEPTH} deep`);
   for (const compare of txn.compare) validateCompare(compare);
-  validateBranch(txn.success, 'success');
-  validateBranch(txn.failure, 'failure');
+  for (const op of txn.success) validateOp(op, depth);
+  for (const op of txn.failure) validateOp(op, depth);
+  checkBranchKeys(txn.success, 'success');
+  checkBranchKeys(txn.failure, 'failure');
 }
 
-function validateOp(op: TxnOp): void {
+function validateOp(op: TxnOp, depth: number): void {
   if (op.type === 'range') validateRangeRequest(op);
-  else if (op.type === 'put' || op.type === 'delete' || op.type === 'deleteRange') validateCommand(op);
+  else if (op.type === 'txn') validateTxn(op, depth + 1);
+  else if (op.type === 'put' || op.type === 'delete' || op.type === 'deleteRange' || op.type === 'deleteInterval')
+    validateCommand(op);
   else throw invalidArgument(`unknown txn op type '${(op as { type: unknown }).type as string}'`);
 }
 
+/** Whether a delete op covers `key`. */
+function deletes(op: DeleteCommand | DeleteRangeCommand | DeleteIntervalCommand, key: string): boolean {
+  switch (op.type) {
+    case 'delete':
+      return op.key === key;
+    case 'deleteRange':
+      return key.startsWith(op.prefix);
+    case 'deleteInterval':
+      return compareKeys(key, op.key) >= 0 && (op.rangeEnd === undefined || compareKeys(key, op.rangeEnd) < 0);
+  }
+}
+
+type DeleteOp = DeleteCommand | DeleteRangeCommand | DeleteIntervalCommand;
+
 /**
- * Like etcd, a branch may put each key once, and may not put a key it also deletes: the outcome
- * would depend on op order in a way clients rarely mean. Deletes may overlap each other.
+ * Like etcd (checkIntervals), one branch may put each key once, and may not put a key that it
+ * or a nested txn deletes: the outcome would depend on op order in a way clients rarely mean.
+ * Deletes may overlap each other, and the two branches of a nested txn may put the same key
+ * (only one of them runs). Returns the branch's puts and deletes, nested ones included.
  */
-function validateBranch(ops: readonly TxnOp[], branch: string): void {
-  const putKeys = new Set<string>();
-  const deletedKeys = new Set<string>();
-  const deletedPrefixes: string[] = [];
+function checkBranchKeys(
+  ops: readonly TxnOp[],
+  branch: string,
+): { puts: Set<string>; dels: DeleteOp[] } {
+  const dels: DeleteOp[] = [];
   for (const op of ops) {
-    validateOp(op);
-    if (op.type === 'put') {
-      if (putKeys.has(op.key)) throw duplicateKey(op.key, branch);
-      putKeys.add(op.key);
-    } else if (op.type === 'delete') {
-      deletedKeys.add(op.key);
-    } else if (op.type === 'deleteRange') {
-      deletedPrefixes.push(op.prefix);
-    }
+    if (op.type === 'delete' || op.type === 'deleteRange' || op.type === 'deleteInterval') dels.push(op);
   }
-  for (const key of putKeys) {
-    if (deletedKeys.has(key) || deletedPrefixes.some((prefix) => key.startsWith(prefix))) {
-      throw duplicateKey(key, branch);
+  const covered = (key: string): boolean => dels.some((op) => deletes(op, key));
+  const puts = new Set<string>();
+  for (const op of ops) {
+    if (op.type !== 'txn') continue;
+    const then = checkBranchKeys(op.success, branch);
+    const otherwise = checkBranchKeys(op.failure, branch);
+    for (const key of then.puts) {
+      if (puts.has(key) || covered(key)) throw duplicateKey(key, branch);
+      puts.add(key);
     }
+    for (const key of otherwise.puts) {
+      if ((puts.has(key) && !then.puts.has(key)) || covered(key)) throw duplicateKey(key, branch);
+      puts.add(key);
+    }
+    dels.push(...then.dels, ...otherwise.dels);
   }
+  for (const op of ops) {
+    if (op.type !== 'put') continue;
+    if (puts.has(op.key) || covered(op.key)) throw duplicateKey(op.key, branch);
+    puts.add(op.key);
+  }
+  return { puts, dels };
 }
 
 function duplicateKey(key: string, branch: string): StateMachineError {

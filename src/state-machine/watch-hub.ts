@@ -19,7 +19,8 @@ import {
   StateMachineErrorCode,
   toStateMachineError,
 } from './errors.js';
-import { childPrefixOf, parentPrefixOf } from './paths.js';
+import { childPrefixOf, compareKeys, parentPrefixOf } from './paths.js';
+import { beforeEnd } from './range-read.js';
 import type { KeyChange, KeyValue, RangeMode } from './types.js';
 
 /** What the hub needs from the store: its revisions and its retained change log. */
@@ -32,8 +33,13 @@ export interface WatchSource {
 
 export interface WatchOptions {
   readonly key: string;
-  /** Default 'exact'. 'children' matches keys directly under the path `key` (`key/name`, no deeper). */
+  /**
+   * Default 'exact'. 'children' matches keys directly under the path `key` (`key/name`, no
+   * deeper); 'interval' matches keys in [key, rangeEnd).
+   */
   readonly range?: RangeMode;
+  /** Only with 'interval': the exclusive end (absent: every key from `key` on). */
+  readonly rangeEnd?: string;
   /** First revision to report; absent or 0 means changes after the current revision only. */
   readonly startRevision?: number;
   /** Attach each key's previous value to its events. */
@@ -86,6 +92,7 @@ export class Watcher {
   readonly id: number;
   readonly key: string;
   readonly range: RangeMode;
+  readonly rangeEnd: string | undefined;
   readonly prevKv: boolean;
   readonly maxBufferedEvents: number;
   private readonly childPrefix: string;
@@ -102,13 +109,14 @@ export class Watcher {
   constructor(
     private readonly hub: HubLink,
     id: number,
-    options: Required<Omit<WatchOptions, 'startRevision'>>,
+    options: Required<Omit<WatchOptions, 'startRevision' | 'rangeEnd'>> & { rangeEnd: string | undefined },
     catchingUp: boolean,
     position: number,
   ) {
     this.id = id;
     this.key = options.key;
     this.range = options.range;
+    this.rangeEnd = options.rangeEnd;
     this.prevKv = options.prevKv;
     this.maxBufferedEvents = options.maxBufferedEvents;
     this.childPrefix = childPrefixOf(options.key);
@@ -125,6 +133,8 @@ export class Watcher {
         return key.startsWith(this.key);
       case 'children':
         return parentPrefixOf(key) === this.childPrefix;
+      case 'interval':
+        return compareKeys(key, this.key) >= 0 && beforeEnd(key, this.rangeEnd);
     }
   };
 
@@ -289,7 +299,8 @@ export class WatchHub {
   private readonly exactWatchers = new Map<string, Set<Watcher>>();
   private readonly childrenWatchers = new Map<string, Set<Watcher>>();
   /** Synced prefix watchers: checked one by one per event. */
-  private readonly prefixWatchers = new Set<Watcher>();
+  /** Prefix and interval watchers: checked one by one against every changed key. */
+  private readonly scannedWatchers = new Set<Watcher>();
   private readonly watchers = new Set<Watcher>();
   private currentSource: WatchSource;
   /** The last revision published (or the source's revision when the hub was created / resynced). */
@@ -318,11 +329,17 @@ export class WatchHub {
   /** Starts a watch. Throws INVALID_ARGUMENT for bad options, COMPACTED if startRevision was compacted. */
   watch(options: WatchOptions): Watcher {
     const range = options.range ?? 'exact';
-    if (range !== 'exact' && range !== 'prefix' && range !== 'children') {
-      throw invalidArgument(`watch range must be 'exact', 'prefix' or 'children', got '${String(range)}'`);
+    if (range !== 'exact' && range !== 'prefix' && range !== 'children' && range !== 'interval') {
+      throw invalidArgument(
+        `watch range must be 'exact', 'prefix', 'children' or 'interval', got '${String(range)}'`,
+      );
     }
-    if (typeof options.key !== 'string' || (range !== 'prefix' && options.key.length === 0)) {
-      throw invalidArgument(`watch key must be a non-empty string (only a prefix watch may use '')`);
+    const mayBeEmpty = range === 'prefix' || range === 'interval';
+    if (typeof options.key !== 'string' || (!mayBeEmpty && options.key.length === 0)) {
+      throw invalidArgument(`watch key must be a non-empty string (only prefix and interval watches may use '')`);
+    }
+    if (options.rangeEnd !== undefined && (range !== 'interval' || typeof options.rangeEnd !== 'string')) {
+      throw invalidArgument(`watch rangeEnd must be a string, and is allowed only with the 'interval' range`);
     }
     const startRevision = options.startRevision ?? 0;
     if (!Number.isSafeInteger(startRevision) || startRevision < 0) {
@@ -342,7 +359,7 @@ export class WatchHub {
     const watcher = new Watcher(
       this.link,
       this.nextWatcherId++,
-      { key: options.key, range, prevKv: options.prevKv === true, maxBufferedEvents },
+      { key: options.key, range, rangeEnd: options.rangeEnd, prevKv: options.prevKv === true, maxBufferedEvents },
       catchingUp,
       position,
     );
@@ -376,7 +393,7 @@ export class WatchHub {
       this.exactWatchers.get(key)?.forEach(add);
       const parent = parentPrefixOf(key);
       if (parent !== undefined) this.childrenWatchers.get(parent)?.forEach(add);
-      for (const watcher of this.prefixWatchers) if (key.startsWith(watcher.key)) add(watcher);
+      for (const watcher of this.scannedWatchers) if (watcher.matches(key)) add(watcher);
     }
     for (const [watcher, events] of deliveries) watcher.deliver(revision, events);
   }
@@ -427,8 +444,8 @@ export class WatchHub {
   }
 
   private index(watcher: Watcher): void {
-    if (watcher.range === 'prefix') {
-      this.prefixWatchers.add(watcher);
+    if (watcher.range === 'prefix' || watcher.range === 'interval') {
+      this.scannedWatchers.add(watcher);
       return;
     }
     const byKey = watcher.range === 'exact' ? this.exactWatchers : this.childrenWatchers;
@@ -442,8 +459,8 @@ export class WatchHub {
   }
 
   private unindex(watcher: Watcher): void {
-    if (watcher.range === 'prefix') {
-      this.prefixWatchers.delete(watcher);
+    if (watcher.range === 'prefix' || watcher.range === 'interval') {
+      this.scannedWatchers.delete(watcher);
       return;
     }
     const byKey = watcher.range === 'exact' ? this.exactWatchers : this.childrenWatchers;

@@ -11,7 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { clientApiExtension, type ClientApiOptions } from '../../src/api/index.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { defaultLimits, type NodeConfig, type RequestLimits } from '../../src/node/node-config.js';
-import { RaftreeNode } from '../../src/node/raftree-node.js';
+import { RaftreeNode, type NodeExtension } from '../../src/node/raftree-node.js';
 import { findProtoFile, PROTO_LOADER_OPTIONS } from '../../src/transport/raft-proto.js';
 import { freePorts } from '../support/ports.js';
 
@@ -124,6 +124,8 @@ export interface ClusterOptions {
   readonly size?: number;
   readonly limits?: Partial<RequestLimits>;
   readonly api?: ClientApiOptions;
+  /** The extensions each node runs (default: the native client API only); one fresh set per node. */
+  readonly extensions?: () => NodeExtension[];
 }
 
 export async function sleep(ms: number): Promise<void> {
@@ -164,7 +166,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       };
       return RaftreeNode.start(config, {
         logger: silentLogger(),
-        extensions: [clientApiExtension(options.api)],
+        extensions: options.extensions?.() ?? [clientApiExtension(options.api)],
       });
     }),
   );

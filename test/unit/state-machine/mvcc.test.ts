@@ -354,7 +354,7 @@ describe('apply contract', () => {
     machine.apply(1, encodeCommand({ type: 'put', key: '/a', value: bytes('1') }));
     const garbage = machine.apply(2, new Uint8Array([1, 1, 0, 200]));
     expect(!garbage.ok && garbage.error.code).toBe('CORRUPT_COMMAND');
-    const reserved = machine.apply(3, new Uint8Array([1, 19]));
+    const reserved = machine.apply(3, new Uint8Array([1, 20]));
     expect(!reserved.ok && reserved.error.code).toBe('UNSUPPORTED_COMMAND');
     expect(!reserved.ok && reserved.error.message).toMatch(/reserved for further session commands/);
     expect(machine.appliedIndex).toBe(3);

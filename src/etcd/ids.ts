@@ -1,0 +1,31 @@
+/**
+ * etcd names members and clusters with 64-bit integers; raftree names members with strings. The
+ * etcd API derives each integer from a hash of the name, so every member computes the same
+ * ids without storing anything, across restarts.
+ */
+import { createHash } from 'node:crypto';
+import type { NodeId } from '../raft/types.js';
+
+/** A name's etcd id: the first 63 bits of its SHA-256 (never 0, which etcd reads as "none"). */
+function idOf(name: string): bigint {
+  const digest = createHash('sha256').update(name).digest();
+  // 63 bits: some clients (and JSON tooling) read ids as signed 64-bit integers.
+  const id = digest.readBigUInt64BE(0) >> 1n;
+  return id === 0n ? 1n : id;
+}
+
+/** A member's etcd id, as the decimal string the wire uses (uint64 fields load as strings). */
+export function memberIdOf(nodeId: NodeId): string {
+  return idOf(`member:${nodeId}`).toString();
+}
+
+/** The cluster's etcd id, from the native cluster id (see clusterIdOf in src/api/header.ts). */
+export function etcdClusterIdOf(clusterId: string): string {
+  return idOf(`cluster:${clusterId}`).toString();
+}
+
+/** The member whose etcd id is `id` (decimal), among `members`, or undefined. */
+export function memberWithId(id: string, members: Iterable<NodeId>): NodeId | undefined {
+  for (const member of members) if (memberIdOf(member) === id) return member;
+  return undefined;
+}
