@@ -92,7 +92,13 @@ type WriteOp = Exclude<TxnOp, RangeOp | TxnCommand>;
 const CLOSE_REASONS: readonly SessionCloseReason[] = ['closed', 'expired'];
 
 const RANGE_MODES: readonly RangeMode[] = ['exact', 'prefix', 'children', 'interval'];
-const COMPARE_TARGETS: readonly CompareTarget[] = ['value', 'version', 'createRevision', 'modRevision', 'lease'];
+const COMPARE_TARGETS: readonly CompareTarget[] = [
+  'value',
+  'version',
+  'createRevision',
+  'modRevision',
+  'lease',
+];
 const COMPARE_RANGES: readonly CompareRangeMode[] = ['exact', 'prefix', 'interval'];
 const COMPARE_OPS: readonly CompareOp[] = ['=', '!=', '<', '>'];
 
@@ -266,7 +272,12 @@ function writeCompare(writer: ByteWriter, compare: Compare): void {
 }
 
 function writeTxnOp(writer: ByteWriter, op: TxnOp): void {
-  if (op.type === 'put' || op.type === 'delete' || op.type === 'deleteRange' || op.type === 'deleteInterval') {
+  if (
+    op.type === 'put' ||
+    op.type === 'delete' ||
+    op.type === 'deleteRange' ||
+    op.type === 'deleteInterval'
+  ) {
     writeWriteOp(writer, op);
     return;
   }
@@ -407,7 +418,8 @@ function readWriteOp(reader: ByteReader, tag: number): WriteOp {
   let op: WriteOp;
   if (tag === CommandTag.delete) op = { type: 'delete', key: keyOrPrefix };
   else if (tag === CommandTag.deleteRange) op = { type: 'deleteRange', prefix: keyOrPrefix };
-  else if ((flags & FLAG_RANGE_END) !== 0) op = { type: 'deleteInterval', key: keyOrPrefix, rangeEnd: reader.string() };
+  else if ((flags & FLAG_RANGE_END) !== 0)
+    op = { type: 'deleteInterval', key: keyOrPrefix, rangeEnd: reader.string() };
   else op = { type: 'deleteInterval', key: keyOrPrefix };
   return prevKv ? { ...op, prevKv: true } : op;
 }

@@ -89,7 +89,7 @@ export class CoordinationState {
     return id;
   }
 
-  /** Registers a new session (the caller guarantees a fresh id: a log index not applied before). */
+  /** Registers a new session under an id no open session has (see freeSessionId). */
   openSession(sessionId: number, ttlMs: number): void {
     if (this.open.has(sessionId)) throw new Error(`session ${sessionId} is already open`);
     this.open.set(sessionId, { sessionId, ttlMs, checkpointRemainingMs: null, keys: new Set() });

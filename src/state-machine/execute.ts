@@ -7,7 +7,14 @@ import type { CoordinationState } from './coordination.js';
 import { sessionExists, StateMachineError, StateMachineErrorCode, sessionNotFound } from './errors.js';
 import { EMPTY_VALUE, LATEST, type MvccStore } from './mvcc-store.js';
 import { childPrefixOf, parentPathOf, ROOT_PATH, sequentialPath } from './paths.js';
-import { deleteKeys, deleteResult, executeTxn, liveKeysInInterval, liveKeysWithPrefix, putKey } from './txn.js';
+import {
+  deleteKeys,
+  deleteResult,
+  executeTxn,
+  liveKeysInInterval,
+  liveKeysWithPrefix,
+  putKey,
+} from './txn.js';
 import type {
   CloseSessionCommand,
   Command,
@@ -28,7 +35,7 @@ export interface Execution {
 export interface ExecutionContext {
   readonly store: MvccStore;
   readonly coordination: CoordinationState;
-  /** The log index of the entry being applied (a new session's id). */
+  /** The log index of the entry being applied (a new session's default id). */
   readonly index: number;
 }
 

@@ -37,7 +37,9 @@ function compareSubjects(store: MvccStore, compare: Compare): KeyValue[] {
     case 'prefix':
       return liveKeysWithPrefix(store, compare.key).map((key) => store.visibleAt(key, LATEST)!);
     case 'interval':
-      return liveKeysInInterval(store, compare.key, compare.rangeEnd).map((key) => store.visibleAt(key, LATEST)!);
+      return liveKeysInInterval(store, compare.key, compare.rangeEnd).map((key) =>
+        store.visibleAt(key, LATEST)!,
+      );
   }
 }
 
@@ -98,7 +100,8 @@ export function liveKeysInInterval(store: MvccStore, start: string, rangeEnd: st
  * either is set). Returns the replaced live value.
  */
 export function putKey(store: MvccStore, batch: WriteBatch, op: PutCommand): KeyValue | undefined {
-  if (op.ignoreValue !== true && op.ignoreSession !== true) return batch.put(op.key, op.value, op.session ?? 0);
+  if (op.ignoreValue !== true && op.ignoreSession !== true)
+    return batch.put(op.key, op.value, op.session ?? 0);
   const current = store.visibleAt(op.key, LATEST);
   if (current === undefined) throw keyNotFound(op.key);
   const value = op.ignoreValue === true ? current.value : op.value;
@@ -108,7 +111,10 @@ export function putKey(store: MvccStore, batch: WriteBatch, op: PutCommand): Key
 
 /** Throws KEY_NOT_FOUND when a put that keeps the current value or owner names a missing key. */
 export function requireKeyForIgnore(store: MvccStore, op: PutCommand): void {
-  if ((op.ignoreValue === true || op.ignoreSession === true) && store.visibleAt(op.key, LATEST) === undefined) {
+  if (
+    (op.ignoreValue === true || op.ignoreSession === true) &&
+    store.visibleAt(op.key, LATEST) === undefined
+  ) {
     throw keyNotFound(op.key);
   }
 }

@@ -120,12 +120,7 @@ export interface RangeOp extends RangeRequest {
 
 /** A txn op: a write, a read, or a nested txn (its compares see the state before the outer txn's writes, as in etcd). */
 export type TxnOp =
-  | PutCommand
-  | DeleteCommand
-  | DeleteRangeCommand
-  | DeleteIntervalCommand
-  | RangeOp
-  | TxnCommand;
+  PutCommand | DeleteCommand | DeleteRangeCommand | DeleteIntervalCommand | RangeOp | TxnCommand;
 
 export type CompareOp = '=' | '!=' | '<' | '>';
 
@@ -181,8 +176,9 @@ export interface NoopCommand {
 }
 
 /**
- * Opens a session (an etcd lease / ZooKeeper session). Its id is the log index of the entry, so
- * it is unique and the same on every replica. Writes no key: the revision does not change.
+ * Opens a session (an etcd lease / ZooKeeper session). Its id is the one the client chose, or
+ * the log index of the entry (the next free id above it if a client chose that one), so it is
+ * the same on every replica. Writes no key: the revision does not change.
  */
 export interface OpenSessionCommand {
   readonly type: 'openSession';
@@ -307,7 +303,7 @@ export interface NoopResult {
 
 export interface OpenSessionResult {
   readonly type: 'openSession';
-  /** The new session's id: the log index of the openSession entry. */
+  /** The new session's id (see OpenSessionCommand). */
   readonly sessionId: number;
   readonly ttlMs: number;
   /** The store revision (unchanged: opening a session writes no key). */

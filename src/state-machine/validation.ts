@@ -63,7 +63,8 @@ function requirePath(path: unknown, what: string): void {
 /** Throws INVALID_ARGUMENT unless `rangeEnd` is absent, or a string with the 'interval' mode. */
 function requireRangeEnd(mode: string, rangeEnd: unknown, what: string): void {
   if (rangeEnd === undefined) return;
-  if (mode !== 'interval') throw invalidArgument(`${what} rangeEnd is allowed only with the 'interval' range`);
+  if (mode !== 'interval')
+    throw invalidArgument(`${what} rangeEnd is allowed only with the 'interval' range`);
   if (typeof rangeEnd !== 'string') throw invalidArgument(`${what} rangeEnd must be a string`);
 }
 
@@ -231,7 +232,12 @@ function validateTxn(txn: TxnCommand, depth = 0): void {
 function validateOp(op: TxnOp, depth: number): void {
   if (op.type === 'range') validateRangeRequest(op);
   else if (op.type === 'txn') validateTxn(op, depth + 1);
-  else if (op.type === 'put' || op.type === 'delete' || op.type === 'deleteRange' || op.type === 'deleteInterval')
+  else if (
+    op.type === 'put' ||
+    op.type === 'delete' ||
+    op.type === 'deleteRange' ||
+    op.type === 'deleteInterval'
+  )
     validateCommand(op);
   else throw invalidArgument(`unknown txn op type '${(op as { type: unknown }).type as string}'`);
 }
@@ -244,7 +250,9 @@ function deletes(op: DeleteCommand | DeleteRangeCommand | DeleteIntervalCommand,
     case 'deleteRange':
       return key.startsWith(op.prefix);
     case 'deleteInterval':
-      return compareKeys(key, op.key) >= 0 && (op.rangeEnd === undefined || compareKeys(key, op.rangeEnd) < 0);
+      return (
+        compareKeys(key, op.key) >= 0 && (op.rangeEnd === undefined || compareKeys(key, op.rangeEnd) < 0)
+      );
   }
 }
 
@@ -256,10 +264,7 @@ type DeleteOp = DeleteCommand | DeleteRangeCommand | DeleteIntervalCommand;
  * Deletes may overlap each other, and the two branches of a nested txn may put the same key
  * (only one of them runs). Returns the branch's puts and deletes, nested ones included.
  */
-function checkBranchKeys(
-  ops: readonly TxnOp[],
-  branch: string,
-): { puts: Set<string>; dels: DeleteOp[] } {
+function checkBranchKeys(ops: readonly TxnOp[], branch: string): { puts: Set<string>; dels: DeleteOp[] } {
   const dels: DeleteOp[] = [];
   for (const op of ops) {
     if (op.type === 'delete' || op.type === 'deleteRange' || op.type === 'deleteInterval') dels.push(op);
@@ -270,6 +275,10 @@ function checkBranchKeys(
     if (op.type !== 'txn') continue;
     const then = checkBranchKeys(op.success, branch);
     const otherwise = checkBranchKeys(op.failure, branch);
+    // Unlike etcd, a nested txn may not delete a key an earlier sibling put: one revision holds
+    // one write per key here (etcd numbers the writes inside a revision; this store does not).
+    const nestedDels = [...then.dels, ...otherwise.dels];
+    for (const key of puts) if (nestedDels.some((del) => deletes(del, key))) throw duplicateKey(key, branch);
     for (const key of then.puts) {
       if (puts.has(key) || covered(key)) throw duplicateKey(key, branch);
       puts.add(key);

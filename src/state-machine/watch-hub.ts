@@ -336,7 +336,9 @@ export class WatchHub {
     }
     const mayBeEmpty = range === 'prefix' || range === 'interval';
     if (typeof options.key !== 'string' || (!mayBeEmpty && options.key.length === 0)) {
-      throw invalidArgument(`watch key must be a non-empty string (only prefix and interval watches may use '')`);
+      throw invalidArgument(
+        `watch key must be a non-empty string (only prefix and interval watches may use '')`,
+      );
     }
     if (options.rangeEnd !== undefined && (range !== 'interval' || typeof options.rangeEnd !== 'string')) {
       throw invalidArgument(`watch rangeEnd must be a string, and is allowed only with the 'interval' range`);
@@ -359,7 +361,13 @@ export class WatchHub {
     const watcher = new Watcher(
       this.link,
       this.nextWatcherId++,
-      { key: options.key, range, rangeEnd: options.rangeEnd, prevKv: options.prevKv === true, maxBufferedEvents },
+      {
+        key: options.key,
+        range,
+        rangeEnd: options.rangeEnd,
+        prevKv: options.prevKv === true,
+        maxBufferedEvents,
+      },
       catchingUp,
       position,
     );

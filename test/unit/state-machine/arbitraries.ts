@@ -7,11 +7,13 @@ import type {
   Compare,
   CreateCommand,
   DeleteCommand,
+  DeleteIntervalCommand,
   DeleteNodeCommand,
   DeleteRangeCommand,
   OpenSessionCommand,
   PutCommand,
   RangeOp,
+  TxnCommand,
   TxnOp,
 } from '../../../src/state-machine/types.js';
 
@@ -36,14 +38,23 @@ const optionalTrue = fc.constant(true as const);
 
 /** Any number the codec carries (the codec does not judge: validation rejects 0 where it must). */
 const anyUint = fc.oneof(fc.nat({ max: 300 }), revisionNumber);
+/** Any put shape the codec carries, including combinations validation refuses (ignoreValue with a value). */
 export const putArb: fc.Arbitrary<PutCommand> = fc.record(
-  { type: fc.constant('put' as const), key: anyKey, value: anyBytes, prevKv: optionalTrue, session: anyUint },
+  {
+    type: fc.constant('put' as const),
+    key: anyKey,
+    value: anyBytes,
+    prevKv: optionalTrue,
+    session: anyUint,
+    ignoreValue: optionalTrue,
+    ignoreSession: optionalTrue,
+  },
   { requiredKeys: ['type', 'key', 'value'] },
 );
-export const openSessionArb: fc.Arbitrary<OpenSessionCommand> = fc.record({
-  type: fc.constant('openSession' as const),
-  ttlMs: anyUint,
-});
+export const openSessionArb: fc.Arbitrary<OpenSessionCommand> = fc.record(
+  { type: fc.constant('openSession' as const), ttlMs: anyUint, sessionId: anyUint },
+  { requiredKeys: ['type', 'ttlMs'] },
+);
 export const closeSessionArb: fc.Arbitrary<CloseSessionCommand> = fc.record({
   type: fc.constant('closeSession' as const),
   sessionId: anyUint,
@@ -76,11 +87,17 @@ export const deleteRangeArb: fc.Arbitrary<DeleteRangeCommand> = fc.record(
   { type: fc.constant('deleteRange' as const), prefix: anyKey, prevKv: optionalTrue },
   { requiredKeys: ['type', 'prefix'] },
 );
+/** deleteInterval, with or without an end (the codec carries '' keys and ends below the start). */
+export const deleteIntervalArb: fc.Arbitrary<DeleteIntervalCommand> = fc.record(
+  { type: fc.constant('deleteInterval' as const), key: anyKey, rangeEnd: anyKey, prevKv: optionalTrue },
+  { requiredKeys: ['type', 'key'] },
+);
 export const rangeOpArb: fc.Arbitrary<RangeOp> = fc.record(
   {
     type: fc.constant('range' as const),
     key: anyKey,
-    range: fc.constantFrom('exact' as const, 'prefix' as const, 'children' as const),
+    range: fc.constantFrom('exact' as const, 'prefix' as const, 'children' as const, 'interval' as const),
+    rangeEnd: anyKey,
     revision: revisionNumber,
     limit: revisionNumber,
     keysOnly: optionalTrue,
@@ -88,32 +105,68 @@ export const rangeOpArb: fc.Arbitrary<RangeOp> = fc.record(
   },
   { requiredKeys: ['type', 'key', 'range'] },
 );
-export const compareArb: fc.Arbitrary<Compare> = fc.oneof(
-  fc.record({
-    key: anyKey,
-    target: fc.constant('value' as const),
-    op: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const),
-    value: anyBytes,
-  }),
-  fc.record({
-    key: anyKey,
-    target: fc.constantFrom('version' as const, 'createRevision' as const, 'modRevision' as const),
-    op: fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const),
-    value: fc.oneof(fc.nat(), revisionNumber),
-  }),
+/**
+ * Which keys a compare looks at. 'exact' is the default and canonically absent; a rangeEnd may
+ * come with any range here (the codec carries it; validation allows it only with 'interval').
+ */
+const compareWhereArb = fc.record(
+  { range: fc.constantFrom('prefix' as const, 'interval' as const), rangeEnd: anyKey },
+  { requiredKeys: [] },
 );
-const txnOpArb: fc.Arbitrary<TxnOp> = fc.oneof(putArb, deleteArb, deleteRangeArb, rangeOpArb);
+const compareOpArb = fc.constantFrom('=' as const, '!=' as const, '<' as const, '>' as const);
+export const compareArb: fc.Arbitrary<Compare> = fc.oneof(
+  fc
+    .tuple(
+      fc.record({ key: anyKey, target: fc.constant('value' as const), op: compareOpArb, value: anyBytes }),
+      compareWhereArb,
+    )
+    .map(([compare, where]): Compare => ({ ...compare, ...where })),
+  fc
+    .tuple(
+      fc.record({
+        key: anyKey,
+        target: fc.constantFrom(
+          'version' as const,
+          'createRevision' as const,
+          'modRevision' as const,
+          'lease' as const,
+        ),
+        op: compareOpArb,
+        value: fc.oneof(fc.nat(), revisionNumber),
+      }),
+      compareWhereArb,
+    )
+    .map(([compare, where]): Compare => ({ ...compare, ...where })),
+);
+
+/** A txn whose ops may themselves be txns, `depth` levels further down at most. */
+export function txnArb(depth: number): fc.Arbitrary<TxnCommand> {
+  const leaf: fc.Arbitrary<TxnOp> = fc.oneof(
+    putArb,
+    deleteArb,
+    deleteRangeArb,
+    deleteIntervalArb,
+    rangeOpArb,
+  );
+  const op: fc.Arbitrary<TxnOp> =
+    depth <= 0 ? leaf : fc.oneof({ weight: 4, arbitrary: leaf }, { weight: 1, arbitrary: txnArb(depth - 1) });
+  return fc.record({
+    type: fc.constant('txn' as const),
+    compare: fc.array(compareArb, { maxLength: 4 }),
+    success: fc.array(op, { maxLength: 4 }),
+    failure: fc.array(op, { maxLength: 4 }),
+  });
+}
+
+/** Txns nested up to three levels below the top one. */
+export const nestedTxnArb: fc.Arbitrary<TxnCommand> = txnArb(3);
 
 export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   putArb,
   deleteArb,
   deleteRangeArb,
-  fc.record({
-    type: fc.constant('txn' as const),
-    compare: fc.array(compareArb, { maxLength: 4 }),
-    success: fc.array(txnOpArb, { maxLength: 4 }),
-    failure: fc.array(txnOpArb, { maxLength: 4 }),
-  }),
+  deleteIntervalArb,
+  nestedTxnArb,
   fc.record({ type: fc.constant('compact' as const), revision: revisionNumber }),
   fc.constant({ type: 'noop' as const }),
   openSessionArb,

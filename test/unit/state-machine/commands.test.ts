@@ -7,8 +7,16 @@ import {
   ReservedTagRanges,
 } from '../../../src/state-machine/commands.js';
 import { StateMachineError } from '../../../src/state-machine/errors.js';
-import type { Command } from '../../../src/state-machine/types.js';
-import { commandArb } from './arbitraries.js';
+import type { Command, Compare, TxnCommand, TxnOp } from '../../../src/state-machine/types.js';
+import {
+  commandArb,
+  compareArb,
+  deleteIntervalArb,
+  nestedTxnArb,
+  openSessionArb,
+  putArb,
+  rangeOpArb,
+} from './arbitraries.js';
 import { bytes, expectThrowsCode } from './helpers.js';
 
 /** Decodes, insisting that any failure is a typed decode error (never a crash of another kind). */
@@ -32,6 +40,28 @@ describe('command codec', () => {
     );
   });
 
+  it('round-trips the etcd-compatible shapes', () => {
+    // Each shape on its own, so every run exercises one (commandArb spreads them thin).
+    const shapes: fc.Arbitrary<Command> = fc.oneof(
+      deleteIntervalArb,
+      putArb.filter((put) => put.ignoreValue === true || put.ignoreSession === true),
+      openSessionArb.filter((open) => open.sessionId !== undefined),
+      nestedTxnArb.filter((txn) => [...txn.success, ...txn.failure].some((op) => op.type === 'txn')),
+      fc
+        .array(compareArb, { minLength: 1, maxLength: 3 })
+        .map((compare): Command => ({ type: 'txn', compare, success: [], failure: [] })),
+      fc
+        .array(rangeOpArb, { minLength: 1, maxLength: 3 })
+        .map((success): Command => ({ type: 'txn', compare: [], success, failure: [] })),
+    );
+    fc.assert(
+      fc.property(shapes, (command) => {
+        expect(decodeCommand(encodeCommand(command))).toEqual(command);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('is canonical: whatever decodes re-encodes to the same bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 48 }), (data) => {
@@ -45,7 +75,7 @@ describe('command codec', () => {
   });
 
   it('is canonical for the session and tree tags too', () => {
-    const tags = [1, 16, 17, 18, 24, 25];
+    const tags = [1, 7, 16, 17, 18, 19, 24, 25];
     fc.assert(
       fc.property(fc.constantFrom(...tags), fc.uint8Array({ maxLength: 24 }), (tag, rest) => {
         const input = Uint8Array.of(1, tag, ...rest);
@@ -130,12 +160,112 @@ describe('command codec', () => {
     expect([...encodeCommand({ type: 'deleteNode', path: '/l' })]).toEqual([1, 25, 0, 2, 0x2f, 0x6c]);
   });
 
+  it('has the documented layout for the etcd-compatible shapes', () => {
+    // deleteInterval: flags (bit0 prevKv, bit2 rangeEnd), key, rangeEnd
+    expect([...encodeCommand({ type: 'deleteInterval', key: 'a', rangeEnd: 'c', prevKv: true })]).toEqual([
+      1, 7, 0b101, 1, 0x61, 1, 0x63,
+    ]);
+    expect([...encodeCommand({ type: 'deleteInterval', key: '' })]).toEqual([1, 7, 0, 0]);
+    // put flags: bit2 ignoreValue, bit3 ignoreSession
+    expect([
+      ...encodeCommand({
+        type: 'put',
+        key: 'a',
+        value: new Uint8Array(0),
+        ignoreValue: true,
+        ignoreSession: true,
+      }),
+    ]).toEqual([1, 1, 0b1100, 1, 0x61, 0]);
+    // openSession with a chosen id: its own tag, [ttlMs][sessionId]
+    expect([...encodeCommand({ type: 'openSession', ttlMs: 1000, sessionId: 300 })]).toEqual([
+      1, 19, 0xe8, 0x07, 0xac, 0x02,
+    ]);
+    // A compare's first byte: target (lease = 4) | range << 4 (interval = 2) | 0x40 (rangeEnd follows)
+    const compare: Compare = {
+      key: 'a',
+      target: 'lease',
+      op: '=',
+      value: 7,
+      range: 'interval',
+      rangeEnd: 'b',
+    };
+    expect([...encodeCommand({ type: 'txn', compare: [compare], success: [], failure: [] })]).toEqual([
+      1, 4, 1, 0x64, 0, 1, 0x61, 1, 0x62, 7, 0, 0,
+    ]);
+    // A nested txn is a txn op with the txn tag; a range op's flag bit2 says a rangeEnd follows.
+    const inner: TxnCommand = {
+      type: 'txn',
+      compare: [],
+      success: [{ type: 'range', key: '', range: 'interval', rangeEnd: 'b' }],
+      failure: [],
+    };
+    expect([...encodeCommand({ type: 'txn', compare: [], success: [inner], failure: [] })]).toEqual([
+      1, 4, 0, 1, 4, 0, 1, 6, 3, 0b100, 0, 1, 0x62, 0, 0, 0, 0,
+    ]);
+  });
+
+  it('decodes compares written before ranges existed as before', () => {
+    // txn | 1 compare: target byte (index < 4, high bits clear) | op | key "/a" | operand | 0 | 0
+    const old = (target: number, op: number, operand: number[]): Uint8Array =>
+      Uint8Array.of(1, 4, 1, target, op, 2, 0x2f, 0x61, ...operand, 0, 0);
+    const expected: Compare[] = [
+      { key: '/a', target: 'value', op: '=', value: bytes('x') },
+      { key: '/a', target: 'version', op: '!=', value: 2 },
+      { key: '/a', target: 'createRevision', op: '<', value: 300 },
+      { key: '/a', target: 'modRevision', op: '>', value: 0 },
+    ];
+    const encodings = [old(0, 0, [1, 0x78]), old(1, 1, [2]), old(2, 2, [0xac, 0x02]), old(3, 3, [0])];
+    encodings.forEach((data, i) => {
+      const decoded = decodeCommand(data);
+      expect(decoded).toEqual({ type: 'txn', compare: [expected[i]], success: [], failure: [] });
+      expect(Object.keys((decoded as TxnCommand).compare[0]!)).not.toContain('range');
+      // ... and such compares still encode to the old bytes.
+      expect(encodeCommand(decoded)).toEqual(data);
+    });
+  });
+
+  it('refuses unknown compare flag bits, targets and ranges', () => {
+    const withHead = (head: number): Uint8Array => Uint8Array.of(1, 4, 1, head, 0, 1, 0x61, 0, 0, 0);
+    for (const head of [0x80, 0x81, 0x84 | 0x10]) {
+      expect(expectThrowsCode(() => decodeCommand(withHead(head)), 'CORRUPT_COMMAND').message).toMatch(
+        /unknown compare flag bits/,
+      );
+    }
+    for (const target of [5, 9, 15]) {
+      expect(expectThrowsCode(() => decodeCommand(withHead(target)), 'CORRUPT_COMMAND').message).toMatch(
+        /unknown compare target/,
+      );
+    }
+    expect(expectThrowsCode(() => decodeCommand(withHead(0x31)), 'CORRUPT_COMMAND').message).toMatch(
+      /unknown compare range 3/,
+    );
+  });
+
+  it('decodes txns nested 8 deep, and refuses deeper ones', () => {
+    const nest = (levels: number): TxnCommand => {
+      let txn: TxnCommand = { type: 'txn', compare: [], success: [], failure: [] };
+      for (let i = 0; i < levels; i++) {
+        const op: TxnOp = txn;
+        txn = { type: 'txn', compare: [], success: [], failure: [op] };
+      }
+      return txn;
+    };
+    expect(decodeCommand(encodeCommand(nest(8)))).toEqual(nest(8));
+    expect(expectThrowsCode(() => decodeCommand(encodeCommand(nest(9))), 'CORRUPT_COMMAND').message).toMatch(
+      /nested more than 8 deep/,
+    );
+  });
+
   it('decodes only the flag bits each command defines', () => {
     expect(
       expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 2, 2, 0)), 'CORRUPT_COMMAND').message,
     ).toMatch(/flag/); // delete has no session
     expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 24, 8, 0, 0)), 'CORRUPT_COMMAND');
     expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 25, 2, 0)), 'CORRUPT_COMMAND');
+    // Only put keeps values / owners; only deleteInterval (and range ops) carry a rangeEnd.
+    expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 2, 0b100, 1, 0x61)), 'CORRUPT_COMMAND');
+    expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 7, 0b1000, 1, 0x61)), 'CORRUPT_COMMAND');
+    expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 1, 0b10000, 1, 0x61, 0)), 'CORRUPT_COMMAND');
     expect(
       expectThrowsCode(() => decodeCommand(Uint8Array.of(1, 17, 1, 2)), 'CORRUPT_COMMAND').message,
     ).toMatch(/close reason 2/);
