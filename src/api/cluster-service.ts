@@ -3,7 +3,9 @@
  * membership changes and leadership transfer run on the leader (forwarded there like writes).
  */
 import * as grpc from '@grpc/grpc-js';
+import type { RaftreeNode } from '../node/raftree-node.js';
 import type { ConfChange, ConfState, NodeId, SoftState } from '../raft/types.js';
+import type { Replica } from '../replica/replica.js';
 import type { ApiContext } from './api-context.js';
 import { within, type CallContext } from './call-context.js';
 import { ApiError, outcomeUnknown } from './errors.js';
@@ -67,14 +69,7 @@ export function clusterServiceImplementation(api: ApiContext): grpc.UntypedServi
     change: ConfChange,
     context: CallContext,
   ): Promise<MembershipResponseWire> => {
-    // A refusal (another change pending, an invalid change) surfaces as REJECTED: FAILED_PRECONDITION.
-    const applied = replica.proposeConfChange(change);
-    await within(context, applied, () =>
-      outcomeUnknown(
-        grpc.status.DEADLINE_EXCEEDED,
-        'the deadline passed before the membership change was applied',
-      ),
-    );
+    await applyMembershipChange(replica, change, context);
     return { header: headers.make(), members: membersOf(replica.status().conf) };
   };
 
@@ -123,49 +118,6 @@ export function clusterServiceImplementation(api: ApiContext): grpc.UntypedServi
     });
   };
 
-  /** Starts a transfer and resolves once `target` leads (or rejects when it cannot within a bound). */
-  const transferTo = (target: NodeId): Promise<void> => {
-    const { tickMs, electionTicks } = node.config;
-    // Raft abandons a transfer that has not finished within an election timeout.
-    const boundMs = tickMs * electionTicks * 2 + 500;
-    return new Promise<void>((resolve, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        replica.off('softState', onSoftState);
-      };
-      const onSoftState = (state: SoftState): void => {
-        if (state.leader === target) {
-          cleanup();
-          resolve();
-        } else if (state.leader !== null && state.leader !== selfId) {
-          cleanup();
-          reject(
-            new ApiError(
-              grpc.status.ABORTED,
-              `leadership went to ${state.leader} instead of ${target}; retry`,
-            ),
-          );
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new ApiError(
-            grpc.status.ABORTED,
-            `leadership transfer to ${target} did not complete within ${boundMs} ms (is it caught up and reachable?); retry`,
-          ),
-        );
-      }, boundMs);
-      replica.on('softState', onSoftState);
-      try {
-        replica.transferLeadership(target);
-      } catch (error) {
-        cleanup();
-        reject(error);
-      }
-    });
-  };
-
   const transferLeadership = async (
     wire: TransferLeadershipRequestWire,
     context: CallContext,
@@ -188,7 +140,7 @@ export function clusterServiceImplementation(api: ApiContext): grpc.UntypedServi
       if (target !== selfId) {
         await within(
           context,
-          transferTo(target),
+          awaitLeadershipTransfer(node, target),
           () =>
             new ApiError(
               grpc.status.DEADLINE_EXCEEDED,
@@ -207,4 +159,69 @@ export function clusterServiceImplementation(api: ApiContext): grpc.UntypedServi
     MemberRemove: runner.unary('Cluster/MemberRemove', 'membership', memberRemove),
     TransferLeadership: runner.unary('Cluster/TransferLeadership', 'membership', transferLeadership),
   };
+}
+
+/**
+ * Proposes a membership change (on the leader) and waits, within the call's deadline, until it
+ * is applied on this node. A refusal (another change pending, an invalid change) surfaces as
+ * ReplicaError REJECTED: FAILED_PRECONDITION. Shared with the etcd Cluster service.
+ */
+export async function applyMembershipChange(
+  replica: Replica,
+  change: ConfChange,
+  context: CallContext,
+): Promise<void> {
+  const applied = replica.proposeConfChange(change);
+  await within(context, applied, () =>
+    outcomeUnknown(
+      grpc.status.DEADLINE_EXCEEDED,
+      'the deadline passed before the membership change was applied',
+    ),
+  );
+}
+
+/**
+ * Starts a leadership transfer on the leader `node` and resolves once `target` leads; rejects
+ * (ABORTED) when leadership went elsewhere or the transfer did not finish within a bound.
+ * Shared with the etcd Maintenance service (MoveLeader).
+ */
+export function awaitLeadershipTransfer(node: RaftreeNode, target: NodeId): Promise<void> {
+  const replica = node.replica;
+  const selfId = node.config.id;
+  const { tickMs, electionTicks } = node.config;
+  // Raft abandons a transfer that has not finished within an election timeout.
+  const boundMs = tickMs * electionTicks * 2 + 500;
+  return new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      replica.off('softState', onSoftState);
+    };
+    const onSoftState = (state: SoftState): void => {
+      if (state.leader === target) {
+        cleanup();
+        resolve();
+      } else if (state.leader !== null && state.leader !== selfId) {
+        cleanup();
+        reject(
+          new ApiError(grpc.status.ABORTED, `leadership went to ${state.leader} instead of ${target}; retry`),
+        );
+      }
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(
+        new ApiError(
+          grpc.status.ABORTED,
+          `leadership transfer to ${target} did not complete within ${boundMs} ms (is it caught up and reachable?); retry`,
+        ),
+      );
+    }, boundMs);
+    replica.on('softState', onSoftState);
+    try {
+      replica.transferLeadership(target);
+    } catch (error) {
+      cleanup();
+      reject(error);
+    }
+  });
 }

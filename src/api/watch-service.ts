@@ -2,10 +2,10 @@
  * The Watch service: one bidirectional stream carries any number of watches, each served from
  * this member's applied state (history from start_revision first, then live changes).
  *
- * Flow: the state machine's Watcher buffers events during apply and tells us it is readable; we
- * take events on a later turn of the event loop, only while gRPC accepts writes (write() ===
- * false pauses taking until 'drain'). A watch whose buffer outgrows its bound while we are
- * paused is cancelled by the Watcher (WATCHER_TOO_SLOW) and the client is told where to resume.
+ * Flow: the state machine's Watcher buffers events during apply and tells us it is readable; the
+ * WatchPump (watch-pump.ts) takes them on a later turn of the event loop, only while gRPC
+ * accepts writes. A watch whose buffer outgrows its bound while we are paused is cancelled by
+ * the Watcher (WATCHER_TOO_SLOW) and the client is told where to resume.
  */
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -19,6 +19,7 @@ import { eventSize, eventToWire } from './convert.js';
 import { ApiError, fromStateMachineError, invalidArgument, toApiError } from './errors.js';
 import { RejectedRequest } from './proto.js';
 import { toWatchOptions } from './validation.js';
+import { WatchCallLifecycle, WatchPump } from './watch-pump.js';
 import type {
   EventWire,
   WatchCancelRequestWire,
@@ -38,12 +39,6 @@ export interface WatchServiceOptions {
 const MAX_EVENTS_PER_TAKE = 1000;
 /** A response grows past this only to keep one revision's events together. */
 const RESPONSE_BYTES = 1024 * 1024;
-/** Bytes of written but not yet flushed responses at which we stop taking events. */
-const MAX_UNFLUSHED_BYTES = 2 * 1024 * 1024;
-/** What a response without events is counted as. */
-const CONTROL_RESPONSE_BYTES = 128;
-/** Rounds over the readable watches per turn before yielding to other work. */
-const DRAIN_ROUNDS_PER_TURN = 16;
 /** The watch_id of answers that concern the whole stream (a progress request) or no watch. */
 const STREAM_WIDE = -1;
 
@@ -87,18 +82,11 @@ function cancelReasonOf(reason: StateMachineError, maxBuffered: number): string 
 
 class WatchStream {
   private readonly watches = new Map<number, ActiveWatch>();
-  /** Watches whose watcher has something to take (or history to read). */
-  private readonly readable = new Set<ActiveWatch>();
+  /** Serves the watches whose watcher has something to take (or history to read). */
+  private readonly pump: WatchPump<ActiveWatch>;
+  private readonly lifecycle: WatchCallLifecycle;
   private nextWatchId = 1;
-  /** Not taking events: the stream's buffers are full (see send). */
-  private paused = false;
-  private unflushedBytes = 0;
-  private drainScheduled = false;
-  private closed = false;
   private progressTimer: NodeJS.Timeout | null = null;
-  private readonly startedAt = performance.now();
-  private readonly abort = new AbortController();
-  private untrack: () => void = () => {};
   private readonly maxBufferedEvents: number | undefined;
 
   constructor(
@@ -107,6 +95,15 @@ class WatchStream {
     private readonly options: WatchServiceOptions,
   ) {
     this.maxBufferedEvents = options.maxBufferedEvents;
+    this.pump = new WatchPump<ActiveWatch>(call, {
+      serve: (active) => this.serve(active),
+      onError: (error) => this.fail(toApiError(error, 'read')),
+    });
+    this.lifecycle = new WatchCallLifecycle(api.node, api.runner, call, 'Watch/Watch', () => this.cleanUp());
+  }
+
+  private get closed(): boolean {
+    return this.lifecycle.isEnded;
   }
 
   start(): void {
@@ -114,23 +111,15 @@ class WatchStream {
       this.fail(this.api.runner.shuttingDown);
       return;
     }
-    this.untrack = this.api.runner.track(this.abort);
-    this.abort.signal.addEventListener('abort', () => {
-      const reason: unknown = this.abort.signal.reason;
-      this.fail(reason instanceof ApiError ? reason : this.api.runner.shuttingDown);
-    });
+    this.lifecycle.listen((reason) =>
+      this.fail(reason instanceof ApiError ? reason : this.api.runner.shuttingDown),
+    );
     this.call.on('data', (request: WatchRequestWire | RejectedRequest) => this.onRequest(request));
-    this.call.on('drain', () => this.maybeResume());
     this.call.on('end', () => {
       // The client half-closed: nothing more to serve.
-      this.close(grpc.status.OK);
+      this.lifecycle.end(grpc.status.OK);
       this.call.end();
     });
-    this.call.on('cancelled', () => this.close(grpc.status.CANCELLED));
-    this.call.on('error', (error: Partial<grpc.StatusObject>) =>
-      this.close(typeof error.code === 'number' ? error.code : grpc.status.UNKNOWN),
-    );
-    this.call.on('close', () => this.close(grpc.status.OK));
   }
 
   // --- Requests ---------------------------------------------------------------------------------
@@ -263,33 +252,14 @@ class WatchStream {
 
   private markReadable(active: ActiveWatch): void {
     if (this.watches.get(active.id) !== active) return;
-    this.readable.add(active);
-    this.scheduleDrain();
+    this.pump.markReadable(active);
   }
 
-  private scheduleDrain(): void {
-    if (this.drainScheduled || this.paused || this.closed) return;
-    this.drainScheduled = true;
-    setImmediate(() => {
-      this.drainScheduled = false;
-      this.drain();
-    });
-  }
-
-  private drain(): void {
-    try {
-      for (let round = 0; round < DRAIN_ROUNDS_PER_TURN && this.readable.size > 0; round++) {
-        for (const active of [...this.readable]) {
-          if (this.paused || this.closed) return;
-          const events = active.watcher.take(MAX_EVENTS_PER_TAKE);
-          if (events.length > 0) this.sendEvents(active, events);
-          if (!active.watcher.readable) this.readable.delete(active);
-        }
-      }
-      if (this.readable.size > 0) this.scheduleDrain();
-    } catch (error) {
-      this.fail(toApiError(error, 'read'));
-    }
+  /** Takes what the watch has ready and sends it; returns whether more is left. */
+  private serve(active: ActiveWatch): boolean {
+    const events = active.watcher.take(MAX_EVENTS_PER_TAKE);
+    if (events.length > 0) this.sendEvents(active, events);
+    return active.watcher.readable;
   }
 
   /** Sends taken events, splitting only between revisions, in responses of about RESPONSE_BYTES. */
@@ -302,7 +272,10 @@ class WatchStream {
       const size = eventSize(event);
       if (batch.length > 0 && revision !== batchRevision && bytes + size > RESPONSE_BYTES) {
         // Everything up to batchRevision has now been sent for this watch.
-        this.send({ header: this.api.headers.make(batchRevision), watchId: active.id, events: batch }, bytes);
+        this.pump.send(
+          { header: this.api.headers.make(batchRevision), watchId: active.id, events: batch },
+          bytes,
+        );
         batch = [];
         bytes = 0;
       }
@@ -311,7 +284,7 @@ class WatchStream {
       batchRevision = revision;
     }
     const progressed = Math.max(batchRevision, active.watcher.progressRevision);
-    this.send({ header: this.api.headers.make(progressed), watchId: active.id, events: batch }, bytes);
+    this.pump.send({ header: this.api.headers.make(progressed), watchId: active.id, events: batch }, bytes);
     active.sentSinceProgress = true;
   }
 
@@ -333,7 +306,7 @@ class WatchStream {
 
   private forget(active: ActiveWatch): void {
     this.watches.delete(active.id);
-    this.readable.delete(active);
+    this.pump.forget(active);
   }
 
   // --- Progress notifications -------------------------------------------------------------------
@@ -345,7 +318,7 @@ class WatchStream {
   }
 
   private notifyProgress(): void {
-    if (this.closed || this.paused) return;
+    if (this.closed || this.pump.paused) return;
     for (const active of this.watches.values()) {
       if (!active.progressNotify) continue;
       if (!active.sentSinceProgress && !active.watcher.readable) {
@@ -361,47 +334,24 @@ class WatchStream {
 
   // --- Output and the end of the stream ---------------------------------------------------------
 
-  /**
-   * Writes one response. We stop taking events while gRPC reports a full buffer (write() ===
-   * false) or while more than MAX_UNFLUSHED_BYTES of our responses wait to be flushed: grpc-js
-   * buffers 16 messages before write() says false, and ours may be large.
-   */
-  private send(response: WatchResponseWire, bytes = CONTROL_RESPONSE_BYTES): void {
-    if (this.closed || this.call.writableEnded || this.call.destroyed) return;
-    this.unflushedBytes += bytes;
-    const accepted = this.call.write(response, () => {
-      this.unflushedBytes -= bytes;
-      this.maybeResume();
-    });
-    if (!accepted || this.unflushedBytes > MAX_UNFLUSHED_BYTES) this.paused = true;
-  }
-
-  private maybeResume(): void {
-    if (!this.paused || this.call.writableNeedDrain || this.unflushedBytes > MAX_UNFLUSHED_BYTES / 2) return;
-    this.paused = false;
-    this.scheduleDrain();
+  /** Writes one control response (events go through sendEvents). */
+  private send(response: WatchResponseWire): void {
+    if (this.closed) return;
+    this.pump.send(response);
   }
 
   /** Ends the stream with an error status. */
   private fail(error: ApiError): void {
-    if (this.closed) return;
-    this.close(error.code);
-    if (error.code === grpc.status.INTERNAL)
-      this.api.node.logger.error({ err: error }, 'watch stream failed');
-    // grpc-js turns an 'error' on a server stream into the call's final status.
-    this.call.emit('error', error.toStatus(this.api.node.config.id));
+    this.lifecycle.fail(error);
   }
 
-  private close(code: grpc.status): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.untrack();
+  /** The stream ended: stop every watch. */
+  private cleanUp(): void {
     if (this.progressTimer !== null) clearInterval(this.progressTimer);
     for (const active of [...this.watches.values()]) {
       this.forget(active);
       active.watcher.cancel();
     }
-    this.readable.clear();
-    this.api.runner.report('Watch/Watch', code, this.startedAt);
+    this.pump.close();
   }
 }

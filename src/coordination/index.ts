@@ -4,7 +4,8 @@
  *   RaftreeNode.start(config, { extensions: [clientApiExtension(), coordinationExtension()] })
  *
  * One extension instance per node; it runs the node's SessionKeeper (leader-side session
- * deadlines, expiry and TTL checkpoints). See docs/coordination.md.
+ * deadlines, expiry and TTL checkpoints), shared with the etcd Lease API (shared-keeper.ts).
+ * See docs/coordination.md.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { CallRunner } from '../api/call-runner.js';
@@ -16,7 +17,7 @@ import type { CoordinationContext } from './context.js';
 import { electionServiceImplementation } from './election-service.js';
 import { coordinationServiceDefinitions } from './proto.js';
 import { LeaderChannels, sessionServiceImplementation } from './session-service.js';
-import { SessionKeeper, type SessionKeeperOptions } from './session-keeper.js';
+import { acquireSessionKeeper, type SessionKeeperHandle, type SessionKeeperTuning } from './shared-keeper.js';
 import { treeServiceImplementation } from './tree-service.js';
 
 export interface CoordinationOptions {
@@ -24,8 +25,11 @@ export interface CoordinationOptions {
   readonly defaultTimeoutMs?: number;
   /** Longest a Campaign or Lock waits for its turn when the client set no deadline (default 1 h). */
   readonly maxWaitMs?: number;
-  /** SessionKeeper tuning (check and checkpoint intervals, failover grace). */
-  readonly sessions?: Omit<SessionKeeperOptions, 'replica' | 'logger'>;
+  /**
+   * SessionKeeper tuning (check and checkpoint intervals, failover grace). The keeper is the
+   * node's, shared with the etcd API: list this extension first when you tune it.
+   */
+  readonly sessions?: SessionKeeperTuning;
 }
 
 export const DEFAULT_COORDINATION_TIMEOUT_MS = 30_000;
@@ -33,6 +37,7 @@ export const DEFAULT_MAX_WAIT_MS = 3_600_000;
 
 export { COORDINATION_SERVICE_NAMES, coordinationServiceDefinitions } from './proto.js';
 export { SessionKeeper } from './session-keeper.js';
+export { acquireSessionKeeper, type SessionKeeperHandle } from './shared-keeper.js';
 export { ELECTION_ROOT, LOCK_ROOT } from './validation.js';
 
 export function coordinationExtension(options: CoordinationOptions = {}): NodeExtension {
@@ -40,16 +45,14 @@ export function coordinationExtension(options: CoordinationOptions = {}): NodeEx
     ctx: CoordinationContext;
     stopping: AbortController;
     channels: LeaderChannels;
+    sessions: SessionKeeperHandle;
   } | null = null;
   return {
     attach(node: RaftreeNode, server: grpc.Server): void {
       if (parts !== null) throw new Error('coordinationExtension(): create one extension per node');
       const stopping = new AbortController();
-      const keeper = new SessionKeeper({
-        ...options.sessions,
-        replica: node.replica,
-        logger: node.logger.child({ module: 'sessions' }),
-      });
+      const sessions = acquireSessionKeeper(node, options.sessions);
+      const keeper = sessions.keeper;
       const ctx: CoordinationContext = {
         node,
         runner: new CallRunner(node, options.defaultTimeoutMs ?? DEFAULT_COORDINATION_TIMEOUT_MS),
@@ -62,7 +65,7 @@ export function coordinationExtension(options: CoordinationOptions = {}): NodeEx
         stopping: stopping.signal,
       };
       const channels = new LeaderChannels();
-      parts = { ctx, stopping, channels };
+      parts = { ctx, stopping, channels, sessions };
       const limit = node.config.limits.maxRequestBytes;
       server.addService(
         guardedService(ctx.services.session, limit),
@@ -73,9 +76,9 @@ export function coordinationExtension(options: CoordinationOptions = {}): NodeEx
     },
     stop(): void {
       if (parts === null) return;
-      const { ctx, stopping, channels } = parts;
+      const { ctx, stopping, channels, sessions } = parts;
       stopping.abort();
-      ctx.keeper.stop();
+      sessions.release();
       ctx.runner.stop();
       ctx.waitRunner.stop();
       ctx.router.close();

@@ -4,6 +4,7 @@ import type { CallRunner } from '../api/call-runner.js';
 import type { HeaderFactory } from '../api/header.js';
 import type { LeaderRouter } from '../api/leader-router.js';
 import { etcdClusterIdOf, memberIdOf } from './ids.js';
+import type { EtcdApiOptions } from './index.js';
 import type { EtcdServiceDefinitions } from './proto.js';
 import type { ResponseHeaderWire } from './wire-types.js';
 
@@ -17,6 +18,8 @@ export interface EtcdContext {
   readonly router: LeaderRouter;
   /** The unguarded definitions: forwarding serializes with them. */
   readonly services: EtcdServiceDefinitions;
+  /** The options the extension was created with. */
+  readonly options: EtcdApiOptions;
 }
 
 /** etcd's ResponseHeader at `revision` (default: the store's current revision). */

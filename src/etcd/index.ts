@@ -15,12 +15,22 @@ import { LeaderRouter } from '../api/leader-router.js';
 import { guardedService, RejectedRequest } from '../api/proto.js';
 import type { EtcdContext } from './context.js';
 import { EtcdErrors, toEtcdError } from './errors.js';
+import { clusterServiceImplementation } from './cluster-service.js';
 import { kvServiceImplementation } from './kv-service.js';
+import { electionServiceImplementation } from './election-service.js';
+import { lockServiceImplementation } from './lock-service.js';
+import { leaseServiceImplementation } from './lease-service.js';
+import { maintenanceServiceImplementation } from './maintenance-service.js';
+import { watchServiceImplementation } from './watch-service.js';
 import { etcdServiceDefinitions, type EtcdServiceKey } from './proto.js';
 
 export interface EtcdApiOptions {
   /** Deadline for unary calls whose client set none (default 30 s). */
   readonly defaultTimeoutMs?: number;
+  /** Period of progress notifications for watches created with progress_notify (default 10 min, as etcd). */
+  readonly watchProgressIntervalMs?: number;
+  /** Events one watch may hold for a slow client before it is restarted from history (default 10 000). */
+  readonly watchMaxBufferedEvents?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -31,6 +41,12 @@ type ServiceFactory = (context: EtcdContext) => grpc.UntypedServiceImplementatio
 /** Every etcd service raftree serves. Auth is answered but not implemented (see authService). */
 const SERVICES: Partial<Record<EtcdServiceKey, ServiceFactory>> = {
   kv: kvServiceImplementation,
+  watch: watchServiceImplementation,
+  cluster: clusterServiceImplementation,
+  maintenance: maintenanceServiceImplementation,
+  lease: leaseServiceImplementation,
+  election: electionServiceImplementation,
+  lock: lockServiceImplementation,
   auth: authServiceImplementation,
 };
 
@@ -52,6 +68,7 @@ export function etcdApiExtension(options: EtcdApiOptions = {}): NodeExtension {
         headers: new HeaderFactory(node),
         router: new LeaderRouter(node),
         services,
+        options,
       };
       const limit = node.config.limits.maxRequestBytes;
       for (const [key, factory] of Object.entries(SERVICES) as [EtcdServiceKey, ServiceFactory][]) {

@@ -73,7 +73,7 @@ function writableKey(bytes: Uint8Array, limits: RequestLimits): string {
 // --- Ranges -------------------------------------------------------------------------------------
 
 /** Where a key range starts and ends as a raftree range read (no key matches an empty interval). */
-function rangeSelector(range: EtcdKeyRange): Pick<RangeRequest, 'key' | 'range' | 'rangeEnd'> {
+export function rangeSelector(range: EtcdKeyRange): Pick<RangeRequest, 'key' | 'range' | 'rangeEnd'> {
   switch (range.kind) {
     case 'single':
       return range.key === undefined
