@@ -19,7 +19,13 @@ import { decodeSnapshot } from '../../src/state-machine/index.js';
 import { etcdTools, runEtcdctl, startRealEtcd } from '../support/etcdctl.js';
 import { freePorts } from '../support/ports.js';
 import { callError, unary, waitFor, type TestCluster } from './api-harness.js';
-import { etcdClients, etcdNodeExtensions, startEtcdCluster, type EtcdRawClients } from './etcd-harness.js';
+import {
+  etcdClients,
+  etcdNodeExtensions,
+  startEtcdCluster,
+  type EtcdRawClients,
+  type HeaderWire,
+} from './etcd-harness.js';
 
 interface MemberWire {
   ID: string;
@@ -27,12 +33,6 @@ interface MemberWire {
   peerURLs: string[];
   clientURLs: string[];
   isLearner: boolean;
-}
-interface HeaderWire {
-  cluster_id: string;
-  member_id: string;
-  revision: string;
-  raft_term: string;
 }
 interface MembersWire {
   header: HeaderWire;

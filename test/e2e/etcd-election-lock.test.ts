@@ -13,22 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess } from '../support/cli-runner.js';
 import { until } from '../support/eventually.js';
 import { callError, sleep, text, unary, type RawClient, type TestCluster } from './api-harness.js';
-import { etcdClients, startEtcdCluster, type EtcdRawClients } from './etcd-harness.js';
+import {
+  etcdClients,
+  startEtcdCluster,
+  type EtcdRawClients,
+  type HeaderWire,
+  type KvWire,
+} from './etcd-harness.js';
 
-interface HeaderWire {
-  cluster_id: string;
-  member_id: string;
-  revision: string;
-  raft_term: string;
-}
-interface KvWire {
-  key: Buffer;
-  value: Buffer;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  lease: string;
-}
 interface LeaderKeyWire {
   name: Buffer;
   key: Buffer;

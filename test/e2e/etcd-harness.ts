@@ -10,6 +10,24 @@ import { etcdPackageDefinition } from '../../src/etcd/proto.js';
 import type { NodeExtension } from '../../src/node/raftree-node.js';
 import { startCluster, type ClusterOptions, type RawClient, type TestCluster } from './api-harness.js';
 
+/** etcd's ResponseHeader as the raw clients decode it (64-bit integers as decimal strings). */
+export interface HeaderWire {
+  cluster_id: string;
+  member_id: string;
+  revision: string;
+  raft_term: string;
+}
+
+/** mvccpb.KeyValue as the raw clients decode it. */
+export interface KvWire {
+  key: Buffer;
+  value: Buffer;
+  create_revision: string;
+  mod_revision: string;
+  version: string;
+  lease: string;
+}
+
 type ClientConstructor = new (address: string, credentials: grpc.ChannelCredentials) => RawClient;
 
 interface EtcdPackages {

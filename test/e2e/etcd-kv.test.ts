@@ -7,18 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callError, text, unary, type TestCluster } from './api-harness.js';
-import { etcdClients, startEtcdCluster, type EtcdRawClients } from './etcd-harness.js';
+import { etcdClients, startEtcdCluster, type EtcdRawClients, type HeaderWire, type KvWire } from './etcd-harness.js';
 
-interface KvWire {
-  key: Buffer;
-  value: Buffer;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  lease: string;
-}
 interface RangeWire {
-  header: { revision: string; member_id: string; cluster_id: string; raft_term: string };
+  header: HeaderWire;
   kvs: KvWire[];
   more: boolean;
   count: string;
@@ -166,9 +158,13 @@ describe('etcd KV API', () => {
       unary(leader.kv, 'Put', { key: text('p/k'), value: text('x'), ignore_value: true }),
     );
     expect(provided.details).toBe('etcdserver: value is provided');
-    const lease = await callError(unary(leader.kv, 'Put', { key: text('p/k'), lease: 7, ignore_lease: true }));
+    const lease = await callError(
+      unary(leader.kv, 'Put', { key: text('p/k'), lease: 7, ignore_lease: true }),
+    );
     expect(lease.details).toBe('etcdserver: lease is provided');
-    const noLease = await callError(unary(leader.kv, 'Put', { key: text('p/k'), value: text('v'), lease: 999_999 }));
+    const noLease = await callError(
+      unary(leader.kv, 'Put', { key: text('p/k'), value: text('v'), lease: 999_999 }),
+    );
     expect(noLease.code).toBe(grpc.status.NOT_FOUND);
     expect(noLease.details).toBe('etcdserver: requested lease not found');
   });
@@ -225,7 +221,8 @@ describe('etcd KV API', () => {
   });
 
   it('deletes [key, range_end) and everything from a key', async () => {
-    for (const key of ['d/a', 'd/b', 'd/c', 'd/d']) await unary(leader.kv, 'Put', { key: text(key), value: text('v') });
+    for (const key of ['d/a', 'd/b', 'd/c', 'd/d'])
+      await unary(leader.kv, 'Put', { key: text(key), value: text('v') });
     const some = await unary<{ deleted: string; prev_kvs: KvWire[] }>(leader.kv, 'DeleteRange', {
       key: text('d/b'),
       range_end: text('d/d'),
@@ -260,9 +257,13 @@ describe('etcd KV API', () => {
     expect(empty.details).toBe('etcdserver: key is not provided');
     const emptyPut = await callError(unary(leader.kv, 'Put', { key: Buffer.alloc(0), value: text('v') }));
     expect(emptyPut.details).toBe('etcdserver: key is not provided');
-    const large = await callError(unary(leader.kv, 'Put', { key: text('big'), value: Buffer.alloc(2 * 1024 * 1024) }));
+    const large = await callError(
+      unary(leader.kv, 'Put', { key: text('big'), value: Buffer.alloc(2 * 1024 * 1024) }),
+    );
     expect(large.details).toBe('etcdserver: request is too large');
-    const binary = await callError(unary(leader.kv, 'Put', { key: Buffer.from([0xff, 0xfe]), value: text('v') }));
+    const binary = await callError(
+      unary(leader.kv, 'Put', { key: Buffer.from([0xff, 0xfe]), value: text('v') }),
+    );
     expect(binary.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(binary.details).toMatch(/UTF-8/);
     // A key that cannot be stored cannot be found either.

@@ -30,7 +30,7 @@ import {
   type RawClient,
   type TestCluster,
 } from './api-harness.js';
-import { etcdClients, type EtcdRawClients } from './etcd-harness.js';
+import { etcdClients, type EtcdRawClients, type KvWire } from './etcd-harness.js';
 
 const PUT = 0;
 const DELETE = 1;
@@ -42,14 +42,6 @@ const MAX_BUFFERED_EVENTS = 20;
 const MAX_REQUEST_BYTES = 64 * 1024;
 const ETCD_BINARY = '/usr/bin/etcd';
 
-interface KvWire {
-  key: Buffer;
-  value: Buffer;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  lease: string;
-}
 interface EventWire {
   type: number;
   kv: KvWire;
