@@ -88,33 +88,89 @@ export function deleteToWire(result: DeleteResult, header: ResponseHeaderWire): 
   };
 }
 
+/**
+ * What etcd puts in a txn's sub-response headers: only a revision, the one the op saw. A read
+ * sees the revision before the txn, or the txn's own once an earlier op changed something; a
+ * put reports the txn's revision; a delete too, once anything changed. Nested txns answer with
+ * an empty header, as in etcd.
+ */
+class SubHeaders {
+  private changed = false;
+
+  constructor(private readonly beginRevision: number) {}
+
+  /** Call in op order: the header of an op that `changes` something (or not). */
+  next(changes: boolean): ResponseHeaderWire {
+    if (changes) this.changed = true;
+    return this.header(this.beginRevision + (this.changed ? 1 : 0));
+  }
+
+  header(revision: number): ResponseHeaderWire {
+    return { cluster_id: '0', member_id: '0', revision: String(revision), raft_term: '0' };
+  }
+}
+
+/** Whether a txn's executed ops wrote anything (then it ended one revision after it began). */
+function txnWrote(result: TxnResult): boolean {
+  return result.responses.some((response) => {
+    switch (response.type) {
+      case 'put':
+        return true;
+      case 'delete':
+      case 'deleteRange':
+      case 'deleteInterval':
+        return response.deleted > 0;
+      case 'txn':
+        return txnWrote(response);
+      case 'range':
+        return false;
+    }
+  });
+}
+
 function opToWire(
   result: TxnOpResult,
   shape: RangeShaping | TxnPlanWire | undefined,
-  header: ResponseHeaderWire,
+  headers: SubHeaders,
 ): ResponseOpWire {
   switch (result.type) {
     case 'range':
       return {
         response: 'response_range',
-        response_range: rangeToWire(shapeRange(result, shape as RangeShaping | undefined), header),
+        response_range: rangeToWire(shapeRange(result, shape as RangeShaping | undefined), headers.next(false)),
       };
     case 'put':
-      return { response: 'response_put', response_put: putToWire(result, header) };
+      return { response: 'response_put', response_put: putToWire(result, headers.next(true)) };
     case 'delete':
     case 'deleteRange':
     case 'deleteInterval':
-      return { response: 'response_delete_range', response_delete_range: deleteToWire(result, header) };
+      return {
+        response: 'response_delete_range',
+        response_delete_range: deleteToWire(result, headers.next(result.deleted > 0)),
+      };
     case 'txn':
-      return { response: 'response_txn', response_txn: txnToWire(result, shape as TxnPlanWire, header) };
+      return {
+        response: 'response_txn',
+        response_txn: branchToWire(result, shape as TxnPlanWire, headers.header(0), headers),
+      };
   }
 }
 
-export function txnToWire(result: TxnResult, plan: TxnPlanWire, header: ResponseHeaderWire): TxnResponseWire {
+function branchToWire(
+  result: TxnResult,
+  plan: TxnPlanWire,
+  header: ResponseHeaderWire,
+  headers: SubHeaders,
+): TxnResponseWire {
   const shapes = result.succeeded ? plan.success : plan.failure;
   return {
     header,
     succeeded: result.succeeded,
-    responses: result.responses.map((response, i) => opToWire(response, shapes[i], header)),
+    responses: result.responses.map((response, i) => opToWire(response, shapes[i], headers)),
   };
+}
+
+export function txnToWire(result: TxnResult, plan: TxnPlanWire, header: ResponseHeaderWire): TxnResponseWire {
+  const headers = new SubHeaders(result.revision - (txnWrote(result) ? 1 : 0));
+  return branchToWire(result, plan, header, headers);
 }

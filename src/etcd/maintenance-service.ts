@@ -171,7 +171,8 @@ export function maintenanceServiceImplementation(context: EtcdContext): grpc.Unt
     switch (wire.action) {
       case AlarmAction.GET:
       case AlarmAction.DEACTIVATE:
-        return { header: etcdHeader(context), alarms: [] };
+        // etcd answers alarms without a header (etcdctl prints `{}`).
+        return { header: null, alarms: [] };
       case AlarmAction.ACTIVATE:
         throw new EtcdError(
           grpc.status.UNIMPLEMENTED,
@@ -186,7 +187,7 @@ export function maintenanceServiceImplementation(context: EtcdContext): grpc.Unt
     }
   };
 
-  const defragment = async (): Promise<DefragmentResponseWire> => ({ header: etcdHeader(context) });
+  const defragment = async (): Promise<DefragmentResponseWire> => ({ header: null });
 
   const hash = async (): Promise<HashResponseWire> => {
     const store = replica.stateMachine;
@@ -232,7 +233,7 @@ export function maintenanceServiceImplementation(context: EtcdContext): grpc.Unt
     if (target !== selfId) {
       await within(call, awaitLeadershipTransfer(node, target), () => LEADER_TRANSFER_TIMEOUT);
     }
-    return { header: etcdHeader(context) };
+    return { header: null };
   };
 
   const snapshot = (call: SnapshotCall): void => {
@@ -278,7 +279,7 @@ export function maintenanceServiceImplementation(context: EtcdContext): grpc.Unt
     if (request instanceof RejectedRequest) throw request;
     await linearizableBarrier(context, callContext);
     const store = replica.stateMachine;
-    const header = etcdHeader(context, store.revision);
+    const header = null;
     const image = store.snapshot();
     for (const { blob, remaining } of snapshotChunks(image)) {
       if (callContext.signal.aborted) throw callContext.signal.reason;

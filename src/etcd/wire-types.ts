@@ -373,8 +373,13 @@ export interface AlarmMemberWire {
   readonly alarm: number;
 }
 
+/** etcd 3.4 sends Alarm, Defragment, MoveLeader and Snapshot responses without a header. */
+export interface NoHeaderWire {
+  readonly header: null;
+}
+
 export interface AlarmResponseWire {
-  readonly header: ResponseHeaderWire;
+  readonly header: null;
   readonly alarms: readonly AlarmMemberWire[];
 }
 
@@ -395,7 +400,7 @@ export interface StatusResponseWire {
 }
 
 export type DefragmentRequestWire = EmptyRequestWire;
-export type DefragmentResponseWire = HeaderOnlyResponseWire;
+export type DefragmentResponseWire = NoHeaderWire;
 
 export type HashRequestWire = EmptyRequestWire;
 
@@ -419,7 +424,7 @@ export interface HashKVResponseWire {
 export type SnapshotRequestWire = EmptyRequestWire;
 
 export interface SnapshotResponseWire {
-  readonly header: ResponseHeaderWire;
+  readonly header: null;
   readonly remaining_bytes: string;
   readonly blob: Uint8Array;
 }
@@ -429,7 +434,7 @@ export interface MoveLeaderRequestWire {
   readonly targetID: string;
 }
 
-export type MoveLeaderResponseWire = HeaderOnlyResponseWire;
+export type MoveLeaderResponseWire = NoHeaderWire;
 
 // ---- Auth (raftree has none; enough to answer the calls) ------------------------------------
 
