@@ -6,12 +6,13 @@ import type { BenchClientKind } from './raftree-cluster.js';
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --quick              a reduced set (short levels, 5k-key restart, one failover): under a minute per store
+  --quick              a reduced set (short levels, 5k-key restart, one failover and election trial): under a minute per store
   --compare etcd       also run every workload against a three-node etcd cluster (needs an etcd binary)
   --install-etcd       with --compare etcd: install Debian's etcd-server with apt if etcd is missing
   --endpoints LIST     measure an existing raftree cluster (HOST:PORT,...) instead of starting one;
-                       memory, CPU, restart and failover rows need processes the bench starts, so they are skipped
-  --seconds N          measured seconds per put / get level (default 8, --quick 1.2)
+                       memory, CPU, restart, failover and the leader-kill election rows need processes the bench
+                       starts, so they are skipped
+  --seconds N          measured seconds per put / get / keepalive / lock level (default 8, --quick 1.2)
   --client KIND        the client raftree's KV and watch rows use: native (raftree's own) or etcd3 (through
                        the etcd-compatible API); default etcd3 with --compare etcd (same client on both sides), else native
   --raftree-cli PATH   the raftree build to run (default dist/src/cli/main.js), e.g. another worktree's, for before / after

@@ -17,6 +17,8 @@ export interface BenchProfile {
   readonly fanoutWriters: number;
   readonly fanoutDurationMs: number;
   readonly failoverTrials: number;
+  /** Trials of each election failover row (coordination group); the rows report medians. */
+  readonly electionTrials: number;
   readonly restartKeys: number;
   readonly valueBytes: number;
 }
@@ -34,6 +36,7 @@ export const FULL_PROFILE: BenchProfile = {
   fanoutWriters: 16,
   fanoutDurationMs: 5_000,
   failoverTrials: 3,
+  electionTrials: 3,
   restartKeys: 100_000,
   valueBytes: 256,
 };
@@ -51,6 +54,7 @@ export const QUICK_PROFILE: BenchProfile = {
   fanoutWriters: 16,
   fanoutDurationMs: 1_200,
   failoverTrials: 1,
+  electionTrials: 1,
   restartKeys: 5_000,
   valueBytes: 256,
 };

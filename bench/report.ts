@@ -157,6 +157,9 @@ const DETAIL_ONLY = new Set([
   'deliveredShare',
   'minNodeRssMb',
   'restartedRssMb',
+  'streamFailures',
+  'failedTrials',
+  'droppedToElectedMs',
 ]);
 
 /** The comparison as a Markdown table (for docs/benchmarks.md), one line per metric. */

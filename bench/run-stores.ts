@@ -3,13 +3,15 @@
  * (raftree's put at 16 in flight, then etcd's, then the next row...), so that both see the
  * same machine: on a shared box the load drifts over minutes, much less over seconds. The
  * order keeps rows independent: memory idle, warm-up, puts, gets, watches, the restart data
- * set, memory after the load, restart, and failover last (it kills leaders).
+ * set, memory after the load, restart, coordination (sessions, locks, elections; one of its rows
+ * kills the leader and brings it back), and failover last (it kills leaders).
  */
 import { createContext, type BenchContext } from './context.js';
 import type { BenchProfile } from './profile.js';
 import { Progress } from './progress.js';
 import type { RowResult, StoreResults } from './results.js';
 import { task, type RowTask } from './row-task.js';
+import { coordinationTasks } from './rows/coordination.js';
 import { failoverRow } from './rows/failover.js';
 import { getTasks } from './rows/get.js';
 import { memoryRow } from './rows/memory.js';
@@ -19,7 +21,7 @@ import { watchTasks } from './rows/watch.js';
 import type { StoreCluster } from './store.js';
 import { sleep } from './wait.js';
 
-export const ROW_GROUPS = ['memory', 'put', 'get', 'watch', 'restart', 'failover'] as const;
+export const ROW_GROUPS = ['memory', 'put', 'get', 'watch', 'restart', 'coordination', 'failover'] as const;
 export type RowGroup = (typeof ROW_GROUPS)[number];
 
 /** Groups that need the processes the bench started. */
@@ -53,6 +55,7 @@ const PHASES: readonly Phase[] = [
     ],
   },
   { groups: ['restart'], tasks: (ctx) => [task('restart', () => restartRow(ctx))] },
+  { groups: ['coordination'], tasks: coordinationTasks },
   { groups: ['failover'], tasks: (ctx) => [task('failover', () => failoverRow(ctx))] },
 ];
 

@@ -3,8 +3,10 @@
  * client bound to that node alone), with a fresh probe client after any failure so that no
  * client-side backoff or circuit breaker delays the answer.
  */
+import { randomBytes } from 'node:crypto';
+import type { BenchContext } from '../context.js';
 import { nowMs } from '../process-registry.js';
-import type { KvClient, StoreCluster, StoreNode } from '../store.js';
+import { nodeById, type KvClient, type StoreCluster, type StoreNode } from '../store.js';
 import { acceptsConnections, sleep } from '../wait.js';
 
 export interface ServeTimes {
@@ -45,4 +47,23 @@ export async function waitUntilServes(
   } finally {
     probe?.close();
   }
+}
+
+/**
+ * Starts a killed node again and waits until it serves a value written (at `markerKey`) after
+ * it came back, and the cluster has a leader.
+ */
+export async function rejoin(ctx: BenchContext, nodeId: string, markerKey: string): Promise<void> {
+  ctx.progress.update(`restarting ${nodeId}`);
+  ctx.cluster.restart(nodeId);
+  const marker = Buffer.from(randomBytes(8).toString('hex'));
+  const writer = ctx.cluster.client({ deadlineMs: ctx.deadlineMs });
+  try {
+    await writer.put(markerKey, marker);
+  } finally {
+    writer.close();
+  }
+  const served = await waitUntilServes(ctx.cluster, nodeById(ctx.cluster, nodeId), markerKey, marker, 60_000);
+  if (served === null) throw new Error(`${nodeId} did not catch up within 60 s after its restart`);
+  if ((await ctx.cluster.leaderId(10_000)) === null) throw new Error('no leader after the rejoin');
 }

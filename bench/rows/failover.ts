@@ -5,14 +5,12 @@
  * whole trial. The killed node is then restarted and caught up before the next trial. Three
  * trials (one with --quick); the row reports the medians.
  */
-import { randomBytes } from 'node:crypto';
 import { plainRow, type BenchContext } from '../context.js';
 import { median } from '../latency.js';
 import { nowMs } from '../process-registry.js';
 import { metric, type RowResult } from '../results.js';
-import { nodeById } from '../store.js';
 import { sleep } from '../wait.js';
-import { waitUntilServes } from './catch-up.js';
+import { rejoin } from './catch-up.js';
 
 const WRITE_EVERY_MS = 10;
 const WRITE_DEADLINE_MS = 5_000;
@@ -38,7 +36,7 @@ export async function failoverRow(ctx: BenchContext): Promise<RowResult> {
       for (let i = 0; i < ctx.profile.failoverTrials; i++) {
         ctx.progress.update(`trial ${i + 1}`);
         trials.push(await runTrial(ctx));
-        await rejoin(ctx, trials.at(-1)!.killed);
+        await rejoin(ctx, trials.at(-1)!.killed, '/bench/failover/rejoined');
       }
       const recovered = trials.map((t) => t.firstAckAfterKillMs).filter((v): v is number => v !== null);
       const notes = trials
@@ -117,26 +115,4 @@ async function runTrial(ctx: BenchContext): Promise<Trial> {
     clearInterval(ticker);
     writer.close();
   }
-}
-
-/** Starts the killed node again and waits until it serves a value written after it came back. */
-async function rejoin(ctx: BenchContext, nodeId: string): Promise<void> {
-  ctx.progress.update(`restarting ${nodeId}`);
-  ctx.cluster.restart(nodeId);
-  const marker = Buffer.from(randomBytes(8).toString('hex'));
-  const writer = ctx.cluster.client({ deadlineMs: ctx.deadlineMs });
-  try {
-    await writer.put('/bench/failover/rejoined', marker);
-  } finally {
-    writer.close();
-  }
-  const served = await waitUntilServes(
-    ctx.cluster,
-    nodeById(ctx.cluster, nodeId),
-    '/bench/failover/rejoined',
-    marker,
-    60_000,
-  );
-  if (served === null) throw new Error(`${nodeId} did not catch up within 60 s after its restart`);
-  if ((await ctx.cluster.leaderId(10_000)) === null) throw new Error('no leader after the rejoin');
 }

@@ -1,7 +1,7 @@
 /**
  * Smoke test of `npm run bench -- --quick` (scripts/bench.ts) against raftree alone, with
  * shortened levels: it runs, exits 0, and writes JSON holding every row with figures in it.
- * Needs the build (dist/), like the other e2e tests. About 20-30 s.
+ * Needs the build (dist/), like the other e2e tests. About 30-45 s.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -25,6 +25,11 @@ const EXPECTED_ROWS = [
   'load-5000',
   'memory-after-load',
   'restart',
+  'keepalive-1000',
+  'lock-1',
+  'lock-8',
+  'election-holder-lost',
+  'election-leader-killed',
   'failover',
 ];
 
@@ -77,6 +82,13 @@ describe('npm run bench -- --quick', () => {
     expect(value('watch-latency-leader', 'ackToEventP99Ms')).not.toBeNull();
     expect(value('restart', 'restartToServeMs')).toBeGreaterThan(0);
     expect(value('failover', 'medianFailoverMs')).toBeGreaterThan(0);
+    expect(value('keepalive-1000', 'renewalsPerSecond')).toBeGreaterThan(0);
+    expect(value('keepalive-1000', 'leasesLost')).toBe(0);
+    for (const contenders of [1, 8])
+      expect(value(`lock-${contenders}`, 'cyclesPerSecond')).toBeGreaterThan(0);
+    expect(value('election-holder-lost', 'lastRenewalToElectedMs')).toBeGreaterThan(0);
+    expect(value('election-leader-killed', 'interruptionMs')).toBeGreaterThan(0);
+    expect(value('election-leader-killed', 'electionChanged')).toBe(0);
     expect(value('memory-idle', 'maxNodeRssMb')).toBeGreaterThan(0);
   });
 });
