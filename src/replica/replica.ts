@@ -9,6 +9,7 @@ import {
   mayPrecedePersistence,
   type ConfChange,
   type Entry,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -81,8 +82,10 @@ export interface ReplicaEvents {
 /**
  * The runtime around the pure Raft core: it feeds the core ticks, peer messages, proposals
  * and read requests, and carries out each Ready in the order Raft requires — persist (one
- * synced batch), then send, then apply, then advance. Proposals and reads that arrive while a
- * batch is being persisted join the next batch, so many share one fsync (group commit).
+ * synced batch), then send, then apply, then advance. (A Ready with nothing to make durable,
+ * e.g. one that only moves the commit index, is applied and sent at once: see handleReady.)
+ * Proposals and reads that arrive while a batch is being persisted join the next batch, so
+ * many share one fsync (group commit).
  */
 export class Replica extends EventEmitter<ReplicaEvents> {
   readonly id: NodeId;
@@ -110,6 +113,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private softState: SoftState;
 
   private readonly proposals = new Map<number, PendingProposal>();
+  /** A hard state that only moved the commit index and was not written yet (see handleReady). */
+  private unwrittenHardState: HardState | null = null;
+  /** Messages waiting for the answers of the Ready that produced them to leave first. */
+  private heldMessages: Message[] = [];
+  private releaseScheduled = false;
   /** Reads waiting to be batched into one ReadIndex request. */
   private readBatch: ReadWaiter[] = [];
   private readSequence = 0;
@@ -265,6 +273,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.failAll(new ReplicaError('STOPPED', `node ${this.id} is shutting down`));
     // Let an in-flight Ready finish so storage is not closed under it.
     while (this.driving) await new Promise((resolve) => setImmediate(resolve));
+    await this.writeUnwrittenHardState();
   }
 
   private checkRunning(): void {
@@ -331,33 +340,113 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.counters.readyBatches++;
     if (ready.softState) this.onSoftState(ready.softState);
 
-    // A leader's replication traffic may leave before its own fsync (see mayPrecedePersistence).
-    const { early, late } = splitByDurabilityNeed(ready.messages);
-    if (early.length > 0) this.options.transport.send(early);
-
-    // 1. Persist: one synced batch. Nothing below may happen before it is durable.
-    if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
-      const started = performance.now();
-      await this.options.storage.persist({
-        hardState: ready.hardState,
-        entries: ready.entries,
-        snapshot: ready.snapshot,
-        sync: ready.mustSync,
-      });
-      this.counters.persistBatches++;
-      this.counters.entriesPersisted += ready.entries.length;
-      if (ready.mustSync) this.emit('persisted', performance.now() - started, ready.entries.length);
+    if (ready.mustSync) {
+      // A leader's replication traffic may leave before its own fsync (see mayPrecedePersistence).
+      const { early, late } = splitByDurabilityNeed(ready.messages);
+      this.send(early);
+      // 1. Persist: one synced batch. Nothing below may happen before it is durable.
+      await this.persist(ready);
+      // 2. Send what depended on the persisted state.
+      this.send(late);
+      // 3. Apply.
+      this.apply(ready);
+    } else {
+      // Nothing to make durable: no entries, snapshot, term or vote, at most a higher commit
+      // index, which Raft does not need durable (a restarted node learns it again from the
+      // leader). So this Ready writes nothing (its hard state rides along with the next write,
+      // see persist), its committed entries (durable on a majority, whatever this node's disk
+      // holds) are applied and their proposals answered at once, and its messages, which rest
+      // only on state earlier Readies made durable, need not wait for anything: no storage
+      // round trip on the commit path of the leader or of a follower.
+      if (ready.hardState !== null) this.unwrittenHardState = ready.hardState;
+      if (this.answersProposals(ready)) {
+        // A leader committing its proposals: its messages are mostly the new commit index for
+        // the followers. Sending them on the next turn of the event loop lets the answers
+        // (written by the proposals' callbacks, which run as microtasks) reach the clients
+        // first, instead of competing with the followers' work for the CPU.
+        this.apply(ready);
+        this.sendAfterAnswers(ready.messages);
+      } else {
+        this.send(ready.messages);
+        this.apply(ready);
+      }
     }
-    // 2. Send what depended on the persisted state.
-    if (late.length > 0) this.options.transport.send(late);
-    // 3. Apply.
-    if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
-    for (const entry of ready.committedEntries) this.applyEntry(entry);
-    for (const rs of ready.readStates) this.onReadState(rs.requestId, rs.index);
     // 4. Advance.
     this.raft.advance();
     this.serveReads();
     await this.maybeCompact();
+  }
+
+  /** Step 3: restore a received snapshot, apply committed entries, note read states. */
+  private apply(ready: Ready): void {
+    if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    for (const rs of ready.readStates) this.onReadState(rs.requestId, rs.index);
+  }
+
+  /** Whether applying this Ready settles proposals made on this node (their callers wait). */
+  private answersProposals(ready: Ready): boolean {
+    if (this.proposals.size === 0) return false;
+    for (const entry of ready.committedEntries) if (this.proposals.has(entry.index)) return true;
+    return false;
+  }
+
+  /** Hands messages to the transport, after any still held back (so each peer gets them in order). */
+  private send(messages: readonly Message[]): void {
+    this.releaseHeldMessages();
+    if (messages.length > 0) this.options.transport.send(messages);
+  }
+
+  /** Holds messages back until the next turn of the event loop (see handleReady). */
+  private sendAfterAnswers(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    this.heldMessages.push(...messages);
+    if (this.releaseScheduled) return;
+    this.releaseScheduled = true;
+    setImmediate(() => {
+      this.releaseScheduled = false;
+      this.releaseHeldMessages();
+    });
+  }
+
+  private releaseHeldMessages(): void {
+    if (this.heldMessages.length === 0) return;
+    const held = this.heldMessages;
+    this.heldMessages = [];
+    this.options.transport.send(held);
+  }
+
+  /**
+   * Step 1 of a Ready that must be durable: one synced batch. A commit index that moved without
+   * being written (see handleReady) is written with it: the Ready's own hard state when it has
+   * one (it is newer), else the unwritten one.
+   */
+  private async persist(ready: Ready): Promise<void> {
+    const started = performance.now();
+    await this.options.storage.persist({
+      hardState: ready.hardState ?? this.unwrittenHardState,
+      entries: ready.entries,
+      snapshot: ready.snapshot,
+    });
+    this.unwrittenHardState = null;
+    this.counters.persistBatches++;
+    this.counters.entriesPersisted += ready.entries.length;
+    this.emit('persisted', performance.now() - started, ready.entries.length);
+  }
+
+  /** On a clean stop, the commit index is not left behind (a restart then replays up to it at once). */
+  private async writeUnwrittenHardState(): Promise<void> {
+    const hardState = this.unwrittenHardState;
+    if (hardState === null || this.failed !== null) return;
+    this.unwrittenHardState = null;
+    try {
+      await this.options.storage.persist({ hardState, entries: [], snapshot: null, sync: false });
+    } catch (error) {
+      this.log.warn(
+        { err: error },
+        'could not write the commit index at shutdown (harmless: it is learned again)',
+      );
+    }
   }
 
   private onSoftState(next: SoftState): void {

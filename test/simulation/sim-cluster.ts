@@ -8,6 +8,7 @@ import {
   EntryType,
   mayPrecedePersistence,
   type ConfState,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -63,6 +64,8 @@ class SimNode {
   sm: KvStateMachine | null = null;
   /** A Ready being persisted; a crash loses it whole. */
   inFlight: { ready: Ready; finishAt: number } | null = null;
+  /** As the real node: a commit-index-only hard state is not written, but rides with the next write. */
+  unwrittenHardState: HardState | null = null;
   nextTickAt: number;
   proposals = new Map<number, PendingProposal>();
   reads = new Map<string, PendingRead>();
@@ -198,6 +201,7 @@ export class SimCluster {
     node.raft = null;
     node.sm = null;
     node.inFlight = null;
+    node.unwrittenHardState = null;
     node.disk.crash();
     node.crashes++;
     this.trace(`${node.id} CRASH`);
@@ -287,9 +291,13 @@ export class SimCluster {
       if (node.inFlight && node.inFlight.finishAt <= this.now) this.finishReady(node);
       if (!node.inFlight && node.raft.hasReady()) {
         const ready = node.raft.ready();
-        // As the real node does: leader traffic leaves before the fsync, the rest after it.
+        // As the real node does: leader traffic leaves before the fsync, the rest after it; a
+        // Ready with nothing to make durable writes nothing and is carried out at once.
         for (const m of ready.messages) if (mayPrecedePersistence(m)) this.network.send(m, this.now);
-        node.inFlight = { ready, finishAt: this.now + this.rng.between(0, this.options.diskDelayMaxMs) };
+        const finishAt = ready.mustSync
+          ? this.now + this.rng.between(0, this.options.diskDelayMaxMs)
+          : this.now;
+        node.inFlight = { ready, finishAt };
         if (ready.softState)
           this.trace(
             `${node.id} is ${ready.softState.role} term=${ready.softState.term} leader=${ready.softState.leader ?? '-'}`,
@@ -306,9 +314,15 @@ export class SimCluster {
     const { ready } = node.inFlight!;
     node.inFlight = null;
 
-    const previousCommit = node.disk.hardState.commit;
-    node.disk.persist(ready.hardState, ready.entries, ready.snapshot, ready.mustSync);
-    if (ready.hardState) this.checker.observeDurableCommit(node.id, previousCommit, ready.hardState.commit);
+    if (ready.mustSync) {
+      const previousCommit = node.disk.hardState.commit;
+      const hardState = ready.hardState ?? node.unwrittenHardState;
+      node.disk.persist(hardState, ready.entries, ready.snapshot);
+      node.unwrittenHardState = null;
+      if (hardState) this.checker.observeDurableCommit(node.id, previousCommit, hardState.commit);
+    } else if (ready.hardState) {
+      node.unwrittenHardState = ready.hardState;
+    }
     this.checker.observePersisted(node.id, ready.entries, (index) => diskTerm(node.disk, index));
 
     for (const m of ready.messages) if (!mayPrecedePersistence(m)) this.network.send(m, this.now);
