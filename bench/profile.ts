@@ -25,7 +25,9 @@ export interface BenchProfile {
 
 export const FULL_PROFILE: BenchProfile = {
   name: 'full',
-  warmupMs: 3_000,
+  // Node's JIT needs 5-10 s of load before CPU per put settles (about half the cold cost);
+  // both stores get the same warm-up, so the first row does not measure cold code.
+  warmupMs: 10_000,
   levelWarmupMs: 1_000,
   levelDurationMs: 8_000,
   putLevels: [1, 16, 64, 256],
