@@ -2,7 +2,7 @@
  * Runs the built `raftree` CLI as a child process: runCli() for commands that finish,
  * spawnCli() for long-running ones (watch), with their output split into lines.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { CLI_MAIN, REPO_ROOT } from './process-cluster.js';
 
@@ -34,13 +34,22 @@ export async function runCli(args: readonly string[], options: CliRunOptions = {
     env: cliEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  return collectRun(child, options.input ?? '', options.timeoutMs ?? 30_000);
+}
+
+/** Feeds `input` to a spawned process, collects its output, SIGKILLs it after `timeoutMs`. */
+export async function collectRun(
+  child: ChildProcessWithoutNullStreams,
+  input: string | Buffer,
+  timeoutMs: number,
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdin.on('error', () => undefined);
-  child.stdin.end(options.input ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+  child.stdin.end(input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(timer);
   return { code, stdout, stderr };

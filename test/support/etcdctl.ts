@@ -17,6 +17,7 @@ import { accessSync, constants, mkdtempSync, openSync, closeSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePorts } from './ports.js';
+import { collectRun } from './cli-runner.js';
 
 /** An executable named `name` on PATH (or in /usr/bin, /usr/local/bin), or null. */
 export function findExecutable(name: string): string | null {
@@ -120,16 +121,7 @@ export async function runEtcdctl(
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   track(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(options.input ?? '');
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
-  const [code] = (await once(child, 'close')) as [number | null];
-  clearTimeout(timer);
-  return { code, stdout, stderr };
+  return collectRun(child, options.input ?? '', options.timeoutMs ?? 15_000);
 }
 
 /** A long-running etcdctl (watch, lease keep-alive, elect, lock) read line by line. */
