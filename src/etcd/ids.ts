@@ -6,22 +6,34 @@
 import { createHash } from 'node:crypto';
 import type { NodeId } from '../raft/types.js';
 
-/** A name's etcd id: the first 63 bits of its SHA-256 (never 0, which etcd reads as "none"). */
-function idOf(name: string): bigint {
-  const digest = createHash('sha256').update(name).digest();
-  // 63 bits: some clients (and JSON tooling) read ids as signed 64-bit integers.
-  const id = digest.readBigUInt64BE(0) >> 1n;
-  return id === 0n ? 1n : id;
+/** Ids already computed: every response header names the cluster and the member. */
+const computed = new Map<string, string>();
+
+/**
+ * A name's etcd id as a decimal string: the first 63 bits of its SHA-256 (never 0, which etcd
+ * reads as "none").
+ */
+function idOf(name: string): string {
+  let id = computed.get(name);
+  if (id === undefined) {
+    const digest = createHash('sha256').update(name).digest();
+    // 63 bits: some clients (and JSON tooling) read ids as signed 64-bit integers.
+    const bits = digest.readBigUInt64BE(0) >> 1n;
+    id = (bits === 0n ? 1n : bits).toString();
+    // Names are member ids and cluster ids: few, so the cache stays small.
+    computed.set(name, id);
+  }
+  return id;
 }
 
 /** A member's etcd id, as the decimal string the wire uses (uint64 fields load as strings). */
 export function memberIdOf(nodeId: NodeId): string {
-  return idOf(`member:${nodeId}`).toString();
+  return idOf(`member:${nodeId}`);
 }
 
 /** The cluster's etcd id, from the native cluster id (see clusterIdOf in src/api/header.ts). */
 export function etcdClusterIdOf(clusterId: string): string {
-  return idOf(`cluster:${clusterId}`).toString();
+  return idOf(`cluster:${clusterId}`);
 }
 
 /** The member whose etcd id is `id` (decimal), among `members`, or undefined. */
