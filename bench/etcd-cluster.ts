@@ -3,49 +3,43 @@
  * durability (fsync of the WAL on every Ready; no unsafe flags) and timing stated explicitly:
  * heartbeat 100 ms, election timeout 1000 ms (etcd's defaults).
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { etcd3KvClient } from './etcd-kv-client.js';
 import { etcdVersion } from './etcd-binary.js';
-import { fetchMetrics, metricValue } from './metrics-scrape.js';
+import { ManagedCluster, type ManagedNodeState } from './managed-cluster.js';
 import { freePorts } from './ports.js';
-import {
-  isRunning,
-  keepTempDir,
-  registerTempDir,
-  removeTempDir,
-  spawnServer,
-  stopProcess,
-} from './process-registry.js';
-import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode } from './store.js';
-import { pollUntil } from './wait.js';
+import { isRunning, registerTempDir, spawnServer } from './process-registry.js';
+import type { KvClient, KvClientOptions, StoreCluster } from './store.js';
 
 export const ETCD_TIMING = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000 } as const;
 
-interface EtcdNodeState extends StoreNode {
+interface EtcdNodeState extends ManagedNodeState {
   readonly peerUrl: string;
-  readonly dataDir: string;
-  readonly logFile: string;
-  process: ChildProcess | null;
 }
 
-export class EtcdCluster implements StoreCluster {
+export class EtcdCluster extends ManagedCluster<EtcdNodeState> implements StoreCluster {
   readonly kind = 'etcd' as const;
-  readonly managed = true;
   readonly clientRouting = 'etcd3 client: each call to a member picked at random (followers forward writes)';
   readonly settings: Readonly<Record<string, string | number | boolean>>;
-  private stopped = false;
 
   private constructor(
     private readonly binary: string,
     readonly version: string,
-    private readonly root: string,
+    root: string,
     private readonly clusterToken: string,
-    private readonly nodeStates: EtcdNodeState[],
+    nodeStates: EtcdNodeState[],
   ) {
+    super(root, nodeStates, {
+      label: 'etcd',
+      leaderMetric: 'etcd_server_is_leader',
+      fsyncMetric: 'etcd_disk_wal_fsync_duration_seconds_count',
+      // Proposals committed stand for the entries the fsyncs carried (the closest etcd counter).
+      entriesMetric: 'etcd_server_proposals_committed_total',
+      stopSignal: 'SIGKILL',
+    });
     this.settings = {
       heartbeatMs: ETCD_TIMING.heartbeatIntervalMs,
       electionTimeoutMs: `${ETCD_TIMING.electionTimeoutMs}-${ETCD_TIMING.electionTimeoutMs * 2} (randomized)`,
@@ -55,10 +49,6 @@ export class EtcdCluster implements StoreCluster {
       binary,
       dataDir: root,
     };
-  }
-
-  get nodes(): readonly StoreNode[] {
-    return this.nodeStates;
   }
 
   static async start(binary: string): Promise<EtcdCluster> {
@@ -101,53 +91,7 @@ export class EtcdCluster implements StoreCluster {
     return etcd3KvClient(options.endpoints ?? this.nodeStates.map((n) => n.clientEndpoint), options);
   }
 
-  async leaderId(timeoutMs: number): Promise<string | null> {
-    return pollUntil(async () => {
-      for (const node of this.nodeStates) {
-        if (node.pid() === null) continue;
-        const page = await fetchMetrics(node.metricsUrl!, 500);
-        if (page !== null && metricValue(page, 'etcd_server_is_leader') === 1) return node.id;
-      }
-      return null;
-    }, timeoutMs);
-  }
-
-  /** WAL fsyncs, and proposals committed as the entries they carried (the closest etcd counter). */
-  async fsyncCounters(nodeId: string): Promise<FsyncCounters | null> {
-    const page = await fetchMetrics(this.state(nodeId).metricsUrl!);
-    if (page === null) return null;
-    const fsyncs = metricValue(page, 'etcd_disk_wal_fsync_duration_seconds_count');
-    const entries = metricValue(page, 'etcd_server_proposals_committed_total');
-    return fsyncs === null || entries === null ? null : { fsyncs, entries };
-  }
-
-  async kill(nodeId: string): Promise<void> {
-    await stopProcess(this.state(nodeId).process, 'SIGKILL');
-  }
-
-  restart(nodeId: string): number {
-    const node = this.state(nodeId);
-    if (isRunning(node.process)) throw new Error(`${nodeId} is still running`);
-    return this.spawn(node);
-  }
-
-  async stop(options: { keepData?: boolean } = {}): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    await Promise.all(this.nodeStates.map((n) => stopProcess(n.process, 'SIGKILL')));
-    if (options.keepData === true) {
-      keepTempDir(this.root);
-      process.stderr.write(`bench: etcd data and logs kept in ${this.root}\n`);
-    } else removeTempDir(this.root);
-  }
-
-  private state(nodeId: string): EtcdNodeState {
-    const node = this.nodeStates.find((n) => n.id === nodeId);
-    if (node === undefined) throw new Error(`no etcd node ${nodeId}`);
-    return node;
-  }
-
-  private spawn(node: EtcdNodeState): number {
+  protected spawn(node: EtcdNodeState): number {
     const initialCluster = this.nodeStates.map((n) => `${n.id}=${n.peerUrl}`).join(',');
     const clientUrl = `http://${node.clientEndpoint}`;
     const args = [

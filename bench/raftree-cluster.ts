@@ -2,26 +2,17 @@
  * A three-node raftree cluster of `raftree serve` processes on loopback (free ports, a temp
  * data root), built code from dist/. The HTTP side port is on, for /metrics.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { RaftreeClient } from '../src/client/index.js';
 import { gitRevision } from './build-info.js';
-import { fetchMetrics, metricValue } from './metrics-scrape.js';
+import { ManagedCluster, type ManagedNodeState } from './managed-cluster.js';
 import { freePorts } from './ports.js';
-import {
-  isRunning,
-  keepTempDir,
-  registerTempDir,
-  removeTempDir,
-  spawnServer,
-  stopProcess,
-} from './process-registry.js';
+import { isRunning, registerTempDir, spawnServer } from './process-registry.js';
 import { RaftreeKvClient } from './raftree-kv-client.js';
 import { etcd3KvClient } from './etcd-kv-client.js';
-import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode } from './store.js';
-import { pollUntil } from './wait.js';
+import type { KvClient, KvClientOptions, StoreCluster } from './store.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
 export const DEFAULT_CLI_MAIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -44,31 +35,36 @@ export type BenchClientKind = 'native' | 'etcd3';
 const CLIENT_ROUTING: Readonly<Record<BenchClientKind, string>> = {
   native:
     'raftree client: writes to the leader (learned from Status), reads to one sticky endpoint (a follower: listed first)',
-  etcd3: 'etcd3 client on the etcd-compatible API: each call to a member picked at random (followers forward writes)',
+  etcd3:
+    'etcd3 client on the etcd-compatible API: each call to a member picked at random (followers forward writes)',
 };
 
-interface RaftreeNodeState extends StoreNode {
+interface RaftreeNodeState extends ManagedNodeState {
   readonly httpPort: number;
-  readonly dataDir: string;
-  readonly logFile: string;
-  process: ChildProcess | null;
 }
 
-export class RaftreeCluster implements StoreCluster {
+export class RaftreeCluster extends ManagedCluster<RaftreeNodeState> implements StoreCluster {
   readonly kind = 'raftree' as const;
-  readonly managed = true;
   readonly clientRouting: string;
   readonly settings: Readonly<Record<string, string | number | boolean>>;
   /** Node id of every process started, by pid (to name --cpu-prof files, CPU.<date>.<pid>...). */
   readonly nodeIdByPid = new Map<number, string>();
-  private stopped = false;
 
   private constructor(
     readonly version: string,
-    private readonly root: string,
-    private readonly nodeStates: RaftreeNodeState[],
+    root: string,
+    nodeStates: RaftreeNodeState[],
     private readonly options: RaftreeClusterOptions,
   ) {
+    super(root, nodeStates, {
+      label: 'raftree',
+      leaderMetric: 'raftree_is_leader',
+      fsyncMetric: 'raftree_fsync_duration_seconds_count',
+      entriesMetric: 'raftree_entries_per_fsync_sum',
+      // SIGTERM: a node stops cleanly (and writes its --cpu-prof profile, if asked for one).
+      stopSignal: 'SIGTERM',
+      stopTimeoutMs: 10_000,
+    });
     this.clientRouting = CLIENT_ROUTING[options.client ?? 'native'];
     const { tickMs, electionTicks, heartbeatTicks } = RAFTREE_TIMING;
     this.settings = {
@@ -84,10 +80,6 @@ export class RaftreeCluster implements StoreCluster {
       commit: gitRevision(dirname(options.cliMain ?? DEFAULT_CLI_MAIN)),
       dataDir: root,
     };
-  }
-
-  get nodes(): readonly StoreNode[] {
-    return this.nodeStates;
   }
 
   static async start(options: RaftreeClusterOptions = {}): Promise<RaftreeCluster> {
@@ -139,53 +131,7 @@ export class RaftreeCluster implements StoreCluster {
     );
   }
 
-  async leaderId(timeoutMs: number): Promise<string | null> {
-    return pollUntil(async () => {
-      for (const node of this.nodeStates) {
-        if (node.pid() === null) continue;
-        const page = await fetchMetrics(node.metricsUrl!, 500);
-        if (page !== null && metricValue(page, 'raftree_is_leader') === 1) return node.id;
-      }
-      return null;
-    }, timeoutMs);
-  }
-
-  async fsyncCounters(nodeId: string): Promise<FsyncCounters | null> {
-    const page = await fetchMetrics(this.state(nodeId).metricsUrl!);
-    if (page === null) return null;
-    const fsyncs = metricValue(page, 'raftree_fsync_duration_seconds_count');
-    const entries = metricValue(page, 'raftree_entries_per_fsync_sum');
-    return fsyncs === null || entries === null ? null : { fsyncs, entries };
-  }
-
-  async kill(nodeId: string): Promise<void> {
-    await stopProcess(this.state(nodeId).process, 'SIGKILL');
-  }
-
-  restart(nodeId: string): number {
-    const node = this.state(nodeId);
-    if (isRunning(node.process)) throw new Error(`${nodeId} is still running`);
-    return this.spawn(node);
-  }
-
-  async stop(options: { keepData?: boolean } = {}): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    // SIGTERM: a node stops cleanly (and writes its --cpu-prof profile, if asked for one).
-    await Promise.all(this.nodeStates.map((n) => stopProcess(n.process, 'SIGTERM', 10_000)));
-    if (options.keepData === true) {
-      keepTempDir(this.root);
-      process.stderr.write(`bench: raftree data and logs kept in ${this.root}\n`);
-    } else removeTempDir(this.root);
-  }
-
-  private state(nodeId: string): RaftreeNodeState {
-    const node = this.nodeStates.find((n) => n.id === nodeId);
-    if (node === undefined) throw new Error(`no raftree node ${nodeId}`);
-    return node;
-  }
-
-  private spawn(node: RaftreeNodeState): number {
+  protected spawn(node: RaftreeNodeState): number {
     const peers = this.nodeStates.map((n) => `${n.id}=${n.clientEndpoint}`).join(',');
     const { tickMs, electionTicks, heartbeatTicks } = RAFTREE_TIMING;
     const args = [
