@@ -6,7 +6,7 @@
  * client's Lock and Election.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { etcdTools } from '../support/etcdctl.js';
 import * as grpc from '@grpc/grpc-js';
 import { Etcd3, EtcdLockFailedError } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,11 +46,11 @@ interface RangeResponse {
 
 /** etcd's lock and election servers send the errors of their embedded client as UNKNOWN. */
 const UNKNOWN = grpc.status.UNKNOWN;
-const ETCDCTL = '/usr/bin/etcdctl';
-const hasEtcdctl = existsSync(ETCDCTL);
+const ETCDCTL = etcdTools().etcdctl;
+const hasEtcdctl = ETCDCTL !== null;
 if (!hasEtcdctl) {
   console.warn(
-    `skipping the etcdctl lock/elect tests: ${ETCDCTL} is missing (install Debian's etcd-client package)`,
+    "skipping the etcdctl lock/elect tests: etcdctl is missing (install Debian's etcd-client package)",
   );
 }
 
@@ -374,7 +374,7 @@ describe('etcd Lock and Election services', () => {
   describe.skipIf(!hasEtcdctl)('etcdctl lock and elect on the same names', () => {
     const etcdctl = (...args: string[]): CliProcess =>
       new CliProcess(
-        spawn(ETCDCTL, ['--dial-timeout=3s', `--endpoints=${endpoints()}`, ...args], {
+        spawn(ETCDCTL!, ['--dial-timeout=3s', `--endpoints=${endpoints()}`, ...args], {
           env: { ...process.env, ETCDCTL_API: '3' },
           stdio: ['ignore', 'pipe', 'pipe'],
         }),

@@ -4,12 +4,7 @@
  * progress and cancel requests, compaction). The raw protocol checks also run against a real
  * etcd 3.4 (/usr/bin/etcd) when it is installed: the expected replies are what it answers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as http2Connect } from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import { Etcd3, type IKeyValue, type IWatchResponse, type Watcher as Etcd3Watcher } from 'etcd3';
@@ -20,7 +15,7 @@ import { etcdApiExtension } from '../../src/etcd/index.js';
 import { memberIdOf } from '../../src/etcd/ids.js';
 import { etcdPackageDefinition } from '../../src/etcd/proto.js';
 import type { WatchOptions } from '../../src/state-machine/index.js';
-import { freePorts } from '../support/ports.js';
+import { etcdTools, startRealEtcd, type RealEtcdCluster } from '../support/etcdctl.js';
 import {
   sleep,
   startCluster,
@@ -40,7 +35,6 @@ const PROGRESS_INTERVAL_MS = 150;
 const MAX_BUFFERED_EVENTS = 20;
 /** Small, so that a modest deletion makes a response etcd would fragment. */
 const MAX_REQUEST_BYTES = 64 * 1024;
-const ETCD_BINARY = '/usr/bin/etcd';
 
 interface EventWire {
   type: number;
@@ -619,47 +613,20 @@ describe('etcd Watch on raftree', () => {
   }, 30_000);
 });
 
-describe.skipIf(!existsSync(ETCD_BINARY))('etcd Watch on a real etcd (the expectations above)', () => {
-  let etcd: ChildProcess | null = null;
-  let dataDir: string | null = null;
+const realEtcdMissing = etcdTools().etcd === null;
+
+describe.skipIf(realEtcdMissing)('etcd Watch on a real etcd (the expectations above)', () => {
+  let etcd: RealEtcdCluster | null = null;
   let clients: EtcdRawClients | null = null;
 
   beforeAll(async () => {
-    const [clientPort, peerPort] = await freePorts(2);
-    dataDir = await mkdtemp(join(tmpdir(), 'raftree-etcd-watch-'));
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
-    etcd = spawn(
-      ETCD_BINARY,
-      [
-        ...['--name', 'probe', '--data-dir', join(dataDir, 'data')],
-        ...['--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl],
-        ...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl],
-        ...['--initial-cluster', `probe=${peerUrl}`],
-      ],
-      { stdio: 'ignore' },
-    );
-    clients = etcdClients(`127.0.0.1:${clientPort}`);
-    const until = Date.now() + 15_000;
-    for (;;) {
-      try {
-        await unary(clients.kv, 'Range', { key: text('ready') }, 1000);
-        break;
-      } catch (error) {
-        if (Date.now() > until) throw error;
-        await sleep(100);
-      }
-    }
-  }, 20_000);
+    etcd = await startRealEtcd({ size: 1 });
+    clients = etcdClients(etcd.endpoints[0]!);
+  }, 30_000);
 
   afterAll(async () => {
     clients?.close();
-    if (etcd !== null && etcd.exitCode === null) {
-      const exited = new Promise((resolve) => etcd!.once('exit', resolve));
-      etcd.kill('SIGKILL');
-      await exited;
-    }
-    if (dataDir !== null) await rm(dataDir, { recursive: true, force: true });
+    await etcd?.stop();
   });
 
   it('answers the raw protocol the way the raftree test expects', async () => {
@@ -667,6 +634,8 @@ describe.skipIf(!existsSync(ETCD_BINARY))('etcd Watch on a real etcd (the expect
   });
 });
 
-if (!existsSync(ETCD_BINARY)) {
-  console.warn(`${ETCD_BINARY} is not installed: the comparison with a real etcd is skipped`);
+if (realEtcdMissing) {
+  console.warn(
+    'etcd is not installed (Debian package etcd-server): the comparison with a real etcd is skipped',
+  );
 }
