@@ -56,7 +56,7 @@ export function kvServiceImplementation(api: ApiContext): grpc.UntypedServiceImp
 
   const put = async (wire: PutRequestWire, context: CallContext): Promise<PutResponseWire> => {
     const command = toPutCommand(wire, limits);
-    return router.route(services.kv['Put']!, wire, context, 'write', async () => {
+    return router.propose(async () => {
       const result = await proposeCommand(replica, command, context, ['put']);
       return putToWire(result, headers.make(result.revision));
     });
@@ -64,15 +64,19 @@ export function kvServiceImplementation(api: ApiContext): grpc.UntypedServiceImp
 
   const remove = async (wire: DeleteRequestWire, context: CallContext): Promise<DeleteResponseWire> => {
     const command = toDeleteCommand(wire, limits);
-    return router.route(services.kv['Delete']!, wire, context, 'write', async () => {
-      const result = await proposeCommand(replica, command, context, ['delete', 'deleteRange', 'deleteInterval']);
+    return router.propose(async () => {
+      const result = await proposeCommand(replica, command, context, [
+        'delete',
+        'deleteRange',
+        'deleteInterval',
+      ]);
       return deleteToWire(result, headers.make(result.revision));
     });
   };
 
   const txn = async (wire: TxnRequestWire, context: CallContext): Promise<TxnResponseWire> => {
     const command = toTxnCommand(wire, limits);
-    return router.route(services.kv['Txn']!, wire, context, 'write', async () => {
+    return router.propose(async () => {
       const result = await proposeCommand(replica, command, context, ['txn']);
       return txnToWire(result, headers.make(result.revision));
     });

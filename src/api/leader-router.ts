@@ -26,6 +26,17 @@ export class LeaderRouter {
 
   constructor(private readonly node: RaftreeNode) {}
 
+  /**
+   * Runs a write that is a single proposal (KV put, delete, txn) on this node, whatever its
+   * role: a follower's replica hands the command to the leader inside Raft, in one peer message
+   * with its other clients' commands (as etcd does), and answers once it applied the entry
+   * itself, so the client can read its own write from this member. That saves the second gRPC
+   * call `route` makes, on the follower and on the leader.
+   */
+  propose<Res>(local: () => Promise<Res>): Promise<Res> {
+    return local();
+  }
+
   /** Runs `local` if this node leads, otherwise forwards `request` to the leader's `method`. */
   async route<Res>(
     method: MethodDefinition<object, object>,

@@ -51,7 +51,7 @@ export function kvServiceImplementation(context: EtcdContext): grpc.UntypedServi
 
   const put = async (wire: PutRequestWire, call: CallContext): Promise<PutResponseWire> => {
     const command = checked(toPut(wire, limits));
-    return router.route(kv['Put']!, wire, call, 'write', async () => {
+    return router.propose(async () => {
       const result = await proposeCommand(replica, command, call, ['put']);
       return putToWire(result, etcdHeader(context, result.revision));
     });
@@ -62,7 +62,7 @@ export function kvServiceImplementation(context: EtcdContext): grpc.UntypedServi
     call: CallContext,
   ): Promise<DeleteRangeResponseWire> => {
     const command = checked(toDelete(wire));
-    return router.route(kv['DeleteRange']!, wire, call, 'write', async () => {
+    return router.propose(async () => {
       const result = await proposeCommand(replica, command, call, [
         'delete',
         'deleteRange',
@@ -75,7 +75,7 @@ export function kvServiceImplementation(context: EtcdContext): grpc.UntypedServi
   const txn = async (wire: TxnRequestWire, call: CallContext): Promise<TxnResponseWire> => {
     const plan = toTxn(wire, limits);
     checked(plan.command);
-    return router.route(kv['Txn']!, wire, call, 'write', async () => {
+    return router.propose(async () => {
       const result = await proposeCommand(replica, plan.command, call, ['txn']);
       return txnToWire(result, plan, etcdHeader(context, result.revision));
     });

@@ -18,6 +18,8 @@ import {
   type Message,
   type NodeId,
   type PersistedState,
+  type ProposalAck,
+  type ProposalRequest,
   type ReadIndexRequest,
   type ReadState,
   type Ready,
@@ -77,7 +79,8 @@ const EMPTY = new Uint8Array(0);
 /**
  * The Raft protocol as a pure, synchronous state machine (in the shape of etcd's RawNode).
  *
- * Inputs: tick(), step(message), propose(data), proposeConfChange(change), readIndex(ids),
+ * Inputs: tick(), step(message), propose(data), forwardProposals(id, commands),
+ * proposeConfChange(change), readIndex(ids),
  * transferLeadership(target), campaign(), compact(index, image).
  * Outputs: ready() gathers what to persist, send, apply and answer; advance() acknowledges
  * that the host carried it out. The core never performs I/O, reads a clock or draws
@@ -121,6 +124,7 @@ export class RaftNode {
 
   private messages: Message[] = [];
   private readStates: ReadState[] = [];
+  private proposalAcks: ProposalAck[] = [];
   private persistedHardState: HardState;
   private lastSoftState: SoftState;
   /** What the outstanding Ready handed out, settled by advance(). */
@@ -221,6 +225,20 @@ export class RaftNode {
   proposeBatch(commands: readonly Uint8Array[]): ProposalAccepted[] {
     this.checkCanPropose();
     return commands.map((data) => this.appendProposal(EntryType.Normal, data));
+  }
+
+  /**
+   * A follower hands commands to its leader (the host batches what its clients sent). The
+   * leader's answer comes as a ProposalAck in a later Ready; a lost message or a leader that
+   * changed leaves it unanswered, so the host gives up on the unanswered ones when the leader
+   * or term changes, or after a timeout. Throws NOT_LEADER when this node leads (propose
+   * instead) or knows no leader.
+   */
+  forwardProposals(proposalId: number, commands: readonly Uint8Array[]): void {
+    if (this.role === 'leader' || this.leader === null) {
+      throw new RaftError('NOT_LEADER', `node ${this.id} has no leader to forward to`, this.leader);
+    }
+    this.send({ type: 'propose', from: this.id, to: this.leader, term: this.term, proposalId, commands });
   }
 
   /** Propose one membership change; another may follow once this one is applied. */
@@ -396,6 +414,17 @@ export class RaftNode {
         if (!m.reject) {
           for (const requestId of m.requestIds) this.readStates.push({ requestId, index: m.index });
         }
+        return;
+      case 'propose':
+        this.handleForwardedProposals(m);
+        return;
+      case 'proposeResp':
+        this.proposalAcks.push({
+          proposalId: m.proposalId,
+          index: m.index,
+          term: m.term,
+          rejected: m.reject,
+        });
         return;
     }
   }
@@ -801,6 +830,22 @@ export class RaftNode {
     this.handleReadRequest(m.from, m.requestIds);
   }
 
+  private handleForwardedProposals(m: ProposalRequest): void {
+    // Forwarded at most once: a node that does not lead (any more) refuses, and the follower
+    // learns the new leader from its heartbeats and may retry, as nothing was appended.
+    const accepted = this.role === 'leader' && this.leadTransferee === null && m.commands.length > 0;
+    const first = accepted ? this.proposeBatch(m.commands)[0]!.index : 0;
+    this.send({
+      type: 'proposeResp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      proposalId: m.proposalId,
+      index: first,
+      reject: !accepted,
+    });
+  }
+
   private handleReadRequest(origin: NodeId, ids: readonly string[]): void {
     // Until an entry of this term commits, our commit index may lag the true one (§6.4).
     if (!this.committedInCurrentTerm()) {
@@ -875,6 +920,7 @@ export class RaftNode {
       this.pendingBroadcast ||
       this.messages.length > 0 ||
       this.readStates.length > 0 ||
+      this.proposalAcks.length > 0 ||
       this.receivedSnapshot !== null ||
       this.log.stabled < this.log.lastIndex() ||
       this.applyLimit() > this.log.applied ||
@@ -916,9 +962,11 @@ export class RaftNode {
       messages: this.messages,
       committedEntries,
       readStates: this.readStates,
+      proposalAcks: this.proposalAcks,
     };
     this.messages = [];
     this.readStates = [];
+    this.proposalAcks = [];
     this.inProgress = {
       appliedTo:
         committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : applyFrom - 1,

@@ -145,6 +145,30 @@ export interface ReadIndexResponse extends MessageBase {
   readonly reject: boolean;
 }
 
+/**
+ * A follower hands its clients' commands to the leader inside Raft (etcd's MsgProp), so a write
+ * that reaches a follower costs one more peer message, not a second client call.
+ */
+export interface ProposalRequest extends MessageBase {
+  readonly type: 'propose';
+  /** Chosen by the follower; echoed in the answer. */
+  readonly proposalId: number;
+  readonly commands: readonly Uint8Array[];
+}
+
+/**
+ * The leader's answer: it appended the commands at `index`, `index + 1`, ... in term `term`
+ * (the message's term), or refused them all (`reject`: not leader, or a transfer is under way),
+ * in which case none was appended and the follower may retry safely.
+ */
+export interface ProposalResponse extends MessageBase {
+  readonly type: 'proposeResp';
+  readonly proposalId: number;
+  /** The first command's index; 0 together with `reject`. */
+  readonly index: number;
+  readonly reject: boolean;
+}
+
 export type Message =
   | VoteRequest
   | VoteResponse
@@ -155,7 +179,9 @@ export type Message =
   | SnapshotRequest
   | TimeoutNowRequest
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | ProposalRequest
+  | ProposalResponse;
 
 export type MessageType = Message['type'];
 
@@ -163,6 +189,18 @@ export type MessageType = Message['type'];
 export interface ReadState {
   readonly requestId: string;
   readonly index: number;
+}
+
+/**
+ * The leader's answer to commands this node forwarded: each sits at `index + i` with `term`
+ * in the leader's log (it is ours if the entry applied there has that term), or none was
+ * appended (`rejected`).
+ */
+export interface ProposalAck {
+  readonly proposalId: number;
+  readonly index: number;
+  readonly term: number;
+  readonly rejected: boolean;
 }
 
 /** Everything a node's persistent storage holds; the input to a restart. */
@@ -206,6 +244,8 @@ export interface Ready {
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
+  /** Answers to forwarded proposals; note them before applying `committedEntries`. */
+  readonly proposalAcks: readonly ProposalAck[];
   /**
    * Whether step 1 must be fsynced: false when only the commit index changed (a commit index
    * lost in a crash is simply learned again), which keeps an fsync off the commit path.
@@ -226,6 +266,8 @@ export function mayPrecedePersistence(message: Message): boolean {
     case 'snapshot':
     case 'timeoutNow':
     case 'readIndexResp':
+    case 'proposeResp': // only says where the commands sit, not that anything is durable
+    case 'propose':
       return true;
     default:
       return false;

@@ -12,6 +12,7 @@ import {
   type HardState,
   type Message,
   type NodeId,
+  type ProposalAck,
   type Ready,
   type SoftState,
 } from '../raft/types.js';
@@ -54,6 +55,13 @@ export interface ReplicaCounters {
 
 interface PendingProposal {
   readonly term: number;
+  readonly resolve: (outcome: ApplyOutcome) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** A command waiting to be forwarded to the leader, or forwarded and waiting for its place in the log. */
+interface ForwardedCommand {
+  readonly command: Uint8Array;
   readonly resolve: (outcome: ApplyOutcome) => void;
   readonly reject: (error: Error) => void;
 }
@@ -113,6 +121,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private softState: SoftState;
 
   private readonly proposals = new Map<number, PendingProposal>();
+  /** Commands proposed on a follower, to be forwarded to the leader in one message. */
+  private forwardBatch: ForwardedCommand[] = [];
+  private forwardSequence = 0;
+  /** Forwarded batches the leader has not answered yet (see onProposalAck). */
+  private readonly forwardsInFlight = new Map<number, { commands: ForwardedCommand[]; sentAtTick: number }>();
   /** A hard state that only moved the commit index and was not written yet (see handleReady). */
   private unwrittenHardState: HardState | null = null;
   /** Messages waiting for the answers of the Ready that produced them to leave first. */
@@ -182,15 +195,25 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.ticks++;
     this.raft.tick();
     this.expireReads();
+    this.expireForwards();
     this.schedule();
   }
 
   /**
-   * Propose an encoded command; resolves with its outcome once applied on this node.
-   * Rejects NOT_LEADER on a follower, LEADERSHIP_LOST or PROPOSAL_DROPPED when it did not make it.
+   * Propose an encoded command; resolves with its outcome once applied on this node. A
+   * follower forwards it to the leader inside Raft (batched with its other clients' commands)
+   * and answers once it applied the entry itself, so the caller reads its own write here.
+   * Rejects NO_LEADER when there is no leader; LEADERSHIP_LOST, TIMEOUT (outcome unknown),
+   * PROPOSAL_DROPPED or NOT_LEADER (certainly not applied) when it did not make it.
    */
   propose(command: Uint8Array): Promise<ApplyOutcome> {
     this.checkRunning();
+    if (this.raft.currentRole !== 'leader' && this.raft.currentLeader !== null) {
+      return new Promise<ApplyOutcome>((resolve, reject) => {
+        this.forwardBatch.push({ command, resolve, reject });
+        this.schedule();
+      });
+    }
     let accepted: { index: number; term: number };
     try {
       accepted = this.raft.propose(command);
@@ -324,10 +347,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (this.driving || this.stopped) return;
     this.driving = true;
     try {
-      this.flushReadBatch();
+      this.flushBatches();
       while (!this.stopped && this.raft.hasReady()) {
         await this.handleReady(this.raft.ready());
-        this.flushReadBatch();
+        this.flushBatches();
       }
     } catch (error) {
       this.fail(error instanceof Error ? error : new Error(String(error)));
@@ -380,6 +403,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Step 3: restore a received snapshot, apply committed entries, note read states. */
   private apply(ready: Ready): void {
     if (ready.snapshot) this.installSnapshot(ready.snapshot.data, ready.snapshot.meta.index);
+    // Before the entries: an answer arrives no later than the commit index that covers its entries.
+    for (const ack of ready.proposalAcks) this.onProposalAck(ack);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const rs of ready.readStates) this.onReadState(rs.requestId, rs.index);
   }
@@ -462,6 +487,16 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         new ReplicaError(
           'LEADERSHIP_LOST',
           `node ${this.id} lost leadership before the request was applied; it may or may not have taken effect`,
+          next.leader,
+        ),
+      );
+    }
+    if (previous.leader !== next.leader || previous.term !== next.term) {
+      // The leader these were forwarded to may have appended them or not: nobody will say.
+      this.failForwardsInFlight(
+        new ReplicaError(
+          'LEADERSHIP_LOST',
+          `the leader changed before it confirmed the request forwarded by ${this.id}; it may or may not have taken effect`,
           next.leader,
         ),
       );
@@ -551,6 +586,120 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   // ---------------------------------------------------------------------------------------
+  // Proposals made on a follower
+
+  private flushBatches(): void {
+    this.flushForwardBatch();
+    this.flushReadBatch();
+  }
+
+  /**
+   * Hands the commands proposed since the last Ready to the leader, in messages of at most
+   * maxAppendBytes (the leader replicates them in appends of that size anyway). Should this
+   * node have become the leader meanwhile, it proposes them itself.
+   */
+  private flushForwardBatch(): void {
+    if (this.forwardBatch.length === 0) return;
+    const batch = this.forwardBatch;
+    this.forwardBatch = [];
+    if (this.raft.currentRole === 'leader') {
+      for (const forwarded of batch) {
+        try {
+          this.propose(forwarded.command).then(forwarded.resolve, forwarded.reject);
+        } catch (error) {
+          forwarded.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+      return;
+    }
+    const limit = this.options.raftConfig.maxAppendBytes;
+    let start = 0;
+    while (start < batch.length) {
+      let end = start + 1;
+      let bytes = batch[start]!.command.byteLength;
+      while (end < batch.length && bytes + batch[end]!.command.byteLength <= limit) {
+        bytes += batch[end]!.command.byteLength;
+        end++;
+      }
+      this.forward(batch.slice(start, end));
+      start = end;
+    }
+  }
+
+  private forward(commands: ForwardedCommand[]): void {
+    const proposalId = ++this.forwardSequence;
+    try {
+      this.raft.forwardProposals(
+        proposalId,
+        commands.map((c) => c.command),
+      );
+    } catch (error) {
+      const failure = this.translate(error);
+      for (const c of commands) c.reject(failure);
+      return;
+    }
+    this.forwardsInFlight.set(proposalId, { commands, sentAtTick: this.ticks });
+  }
+
+  /** The leader placed a forwarded batch in its log (or refused it): wait for those entries. */
+  private onProposalAck(ack: ProposalAck): void {
+    const inFlight = this.forwardsInFlight.get(ack.proposalId);
+    if (inFlight === undefined) return; // given up on already
+    this.forwardsInFlight.delete(ack.proposalId);
+    if (ack.rejected) {
+      const error = new ReplicaError(
+        'NOT_LEADER',
+        `the leader refused the request forwarded by ${this.id} (it no longer leads, or is handing over leadership); it was not applied`,
+        this.softState.leader,
+      );
+      for (const c of inFlight.commands) c.reject(error);
+      return;
+    }
+    const applied = this.stateMachine.appliedIndex;
+    inFlight.commands.forEach((c, i) => {
+      const index = ack.index + i;
+      if (index <= applied) {
+        // Applied here before the answer came (a snapshot jumped past it): which entry it was is lost.
+        c.reject(
+          new ReplicaError(
+            'LEADERSHIP_LOST',
+            'the outcome of the request is unknown (replaced by a snapshot)',
+          ),
+        );
+        return;
+      }
+      this.proposals
+        .get(index)
+        ?.reject(
+          new ReplicaError(
+            'PROPOSAL_DROPPED',
+            'the request was overwritten by a new leader and not applied; retry',
+          ),
+        );
+      this.proposals.set(index, { term: ack.term, resolve: c.resolve, reject: c.reject });
+    });
+  }
+
+  /** A forwarded batch whose answer was lost (a dropped message) fails after two election timeouts. */
+  private expireForwards(): void {
+    const limit = this.options.raftConfig.electionTicks * 2;
+    for (const [id, inFlight] of this.forwardsInFlight) {
+      if (this.ticks - inFlight.sentAtTick < limit) continue;
+      this.forwardsInFlight.delete(id);
+      const error = new ReplicaError(
+        'TIMEOUT',
+        'the leader did not confirm the forwarded request in time; it may or may not have taken effect',
+      );
+      for (const c of inFlight.commands) c.reject(error);
+    }
+  }
+
+  private failForwardsInFlight(error: Error): void {
+    for (const inFlight of this.forwardsInFlight.values()) for (const c of inFlight.commands) c.reject(error);
+    this.forwardsInFlight.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Reads
 
   private flushReadBatch(): void {
@@ -622,6 +771,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
   private failAll(error: Error): void {
     this.failProposals(error);
+    this.failForwardsInFlight(error);
+    for (const c of this.forwardBatch) c.reject(error);
+    this.forwardBatch = [];
     this.failReadsInFlight(error);
     for (const w of this.readBatch) w.reject(error);
     this.readBatch = [];

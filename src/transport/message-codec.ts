@@ -94,6 +94,13 @@ export function encodeMessage(message: StreamedMessage): RaftMessageWire {
         ...envelope,
         readIndexResp: { requestIds: message.requestIds, index: message.index, reject: message.reject },
       };
+    case 'propose':
+      return { ...envelope, propose: { proposalId: message.proposalId, commands: message.commands } };
+    case 'proposeResp':
+      return {
+        ...envelope,
+        proposeResp: { proposalId: message.proposalId, index: message.index, reject: message.reject },
+      };
     default:
       return assertNever(message, 'message type');
   }
@@ -296,6 +303,30 @@ export function decodeMessage(wire: RaftMessageWire): StreamedMessage {
         reject: flag(body.reject, 'readIndexResp.reject'),
       };
     }
+    case 'propose': {
+      const body = bodyOf(wire, bodyCase);
+      if (!Array.isArray(body.commands)) malformed('propose.commands must be a list');
+      return {
+        type: 'propose',
+        from,
+        to,
+        term,
+        proposalId: exactCount(body.proposalId, 'propose.proposalId'),
+        commands: body.commands.map((command, i) => plainBytes(command, `propose.commands[${i}]`)),
+      };
+    }
+    case 'proposeResp': {
+      const body = bodyOf(wire, bodyCase);
+      return {
+        type: 'proposeResp',
+        from,
+        to,
+        term,
+        proposalId: exactCount(body.proposalId, 'proposeResp.proposalId'),
+        index: exactCount(body.index, 'proposeResp.index'),
+        reject: flag(body.reject, 'proposeResp.reject'),
+      };
+    }
     default:
       return malformed(`unknown message body ${JSON.stringify(bodyCase satisfies never)}`);
   }
@@ -348,6 +379,9 @@ export function estimateEncodedBytes(message: StreamedMessage): number {
     case 'readIndex':
     case 'readIndexResp':
       for (const id of message.requestIds) bytes += 8 + id.length * 3;
+      break;
+    case 'propose':
+      for (const command of message.commands) bytes += 8 + command.byteLength;
       break;
     default:
       break;

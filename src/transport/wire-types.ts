@@ -61,6 +61,17 @@ export interface ReadIndexResponseWire {
   readonly reject: boolean;
 }
 
+export interface ProposalRequestWire {
+  readonly proposalId: number;
+  readonly commands: readonly Uint8Array[];
+}
+
+export interface ProposalResponseWire {
+  readonly proposalId: number;
+  readonly index: number;
+  readonly reject: boolean;
+}
+
 /** The members of `oneof body`, by their (camelCased) field names. */
 export interface RaftMessageBodies {
   readonly vote: VoteRequestWire;
@@ -74,6 +85,8 @@ export interface RaftMessageBodies {
   readonly timeoutNow: TimeoutNowRequestWire;
   readonly readIndex: ReadIndexRequestWire;
   readonly readIndexResp: ReadIndexResponseWire;
+  readonly propose: ProposalRequestWire;
+  readonly proposeResp: ProposalResponseWire;
 }
 
 export type RaftMessageBodyCase = keyof RaftMessageBodies;

@@ -159,6 +159,24 @@ describe('without a quorum', () => {
     expect(status.leader).toBe('');
   });
 
+  it('a follower whose leader dies fails a write it forwarded as UNAVAILABLE with an unknown outcome', async () => {
+    cluster = await startCluster();
+    const leader = cluster.leaderIndex();
+    const follower = [0, 1, 2].find((i) => i !== leader)!;
+    const other = [0, 1, 2].find((i) => i !== leader && i !== follower)!;
+    // Without the third member no new leader can be elected: the write stays pending until the
+    // follower notices that its leader is gone.
+    await cluster.stopNode(other);
+    await cluster.stopNode(leader);
+    const started = Date.now();
+    const error = await callError(
+      unary(cluster.clients[follower]!.kv, 'Put', { key: '/q/forwarded', value: text('?') }, 5000),
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(error.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error.details).toMatch(/outcome is unknown|no leader/);
+  });
+
   it('a leader that loses its quorum fails a pending write as UNAVAILABLE with an unknown outcome', async () => {
     cluster = await startCluster();
     const leader = cluster.leaderIndex();

@@ -89,6 +89,22 @@ describe('KV', () => {
     expect(read.kvs[0]!.version).toBe(2);
   });
 
+  it('answers a write on a follower once that follower applied it (it reads its own write)', async () => {
+    const client = follower();
+    const writes = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => put(client, `/kv/own/${i}`, `v${i}`)),
+    );
+    // Forwarded together, they still got one revision each.
+    expect(new Set(writes.map((w) => w.header.revision)).size).toBe(50);
+    const followerId = cluster.nodes[cluster.followerIndex()]!.config.id;
+    expect(writes.every((w) => w.header.memberId === followerId)).toBe(true);
+    for (let i = 0; i < 50; i++) {
+      const read = await get(client, `/kv/own/${i}`, { serializable: true });
+      expect(read.kvs[0]?.value.toString()).toBe(`v${i}`);
+      expect(read.kvs[0]?.modRevision).toBe(writes[i]!.header.revision);
+    }
+  });
+
   it('serves a linearizable read on a follower that sees the write just acknowledged', async () => {
     for (let i = 0; i < 20; i++) {
       await put(leader(), '/kv/linear', `value-${i}`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { RaftError } from '../../src/raft/errors.js';
 import { ConfChangeType, type Message } from '../../src/raft/types.js';
-import { ScenarioCluster, text } from './harness.js';
+import { command, ScenarioCluster, text } from './harness.js';
 
 const isAppendCarrying = (m: Message, index: number): boolean =>
   m.type === 'append' && m.entries.some((e) => e.index === index);
@@ -353,6 +354,52 @@ describe('ReadIndex (§6.4)', () => {
     c.tickAll(2);
     expect(c.node('n2').readStates.map((r) => r.requestId)).toEqual(['early']);
     expect(c.node('n2').readStates[0]!.index).toBe(c.raft('n2').commitIndex);
+  });
+});
+
+describe('proposals forwarded by a follower (MsgProp)', () => {
+  it('the leader appends them in order and says where; every node applies them there', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.raft('n2').forwardProposals(7, [command('F1'), command('F2')]);
+    c.stabilize();
+    const [ack] = c.node('n2').proposalAcks;
+    expect(ack).toEqual({
+      proposalId: 7,
+      index: expect.any(Number),
+      term: c.raft('n1').currentTerm,
+      rejected: false,
+    });
+    for (const id of ['n1', 'n2', 'n3']) {
+      const applied = c.node(id).applied;
+      const at = (index: number) => applied.find((e) => e.index === index);
+      expect(text(at(ack!.index)!)).toBe('F1');
+      expect(text(at(ack!.index + 1)!)).toBe('F2');
+      expect(at(ack!.index)!.term).toBe(ack!.term);
+    }
+  });
+
+  it('a node that no longer leads refuses them, appending nothing', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    const lastIndex = c.raft('n1').lastIndex;
+    c.raft('n1').transferLeadership('n3');
+    // The transfer is under way until n3 campaigns: n1 takes no proposals meanwhile.
+    c.dropIf = (m) => m.type === 'timeoutNow';
+    c.stabilize();
+    c.raft('n2').forwardProposals(1, [command('late')]);
+    c.stabilize();
+    expect(c.node('n2').proposalAcks).toEqual([
+      { proposalId: 1, index: 0, term: c.raft('n1').currentTerm, rejected: true },
+    ]);
+    expect(c.raft('n1').lastIndex).toBe(lastIndex);
+  });
+
+  it('a node that knows no leader cannot forward, and a leader proposes itself', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    expect(() => c.raft('n2').forwardProposals(1, [command('x')])).toThrow(RaftError);
+    c.elect('n1');
+    expect(() => c.raft('n1').forwardProposals(1, [command('x')])).toThrow(RaftError);
   });
 });
 

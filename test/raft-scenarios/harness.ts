@@ -1,7 +1,7 @@
 import { SeededRandom } from '../../src/common/prng.js';
 import { defaultRaftConfig, type RaftConfig } from '../../src/raft/config.js';
 import { RaftNode } from '../../src/raft/raft-node.js';
-import type { Entry, Message, NodeId, ReadState } from '../../src/raft/types.js';
+import type { Entry, Message, NodeId, ProposalAck, ReadState } from '../../src/raft/types.js';
 import { SimDisk } from '../simulation/sim-disk.js';
 
 const encoder = new TextEncoder();
@@ -21,6 +21,7 @@ interface ScenarioNode {
   /** What this node's state machine applied, in order (reset on restart from its snapshot). */
   applied: Entry[];
   readStates: ReadState[];
+  proposalAcks: ProposalAck[];
 }
 
 /**
@@ -45,7 +46,7 @@ export class ScenarioCluster {
   ) {
     this.config = { ...defaultRaftConfig, ...config };
     for (const id of ids) {
-      this.nodes.set(id, { raft: null, disk: new SimDisk(), applied: [], readStates: [] });
+      this.nodes.set(id, { raft: null, disk: new SimDisk(), applied: [], readStates: [], proposalAcks: [] });
       this.start(id);
     }
     this.stabilize();
@@ -53,7 +54,7 @@ export class ScenarioCluster {
 
   /** Adds an empty node that is not (yet) a member; the leader can then add it. */
   addBlankNode(id: NodeId): void {
-    this.nodes.set(id, { raft: null, disk: new SimDisk(), applied: [], readStates: [] });
+    this.nodes.set(id, { raft: null, disk: new SimDisk(), applied: [], readStates: [], proposalAcks: [] });
     this.start(id, false);
   }
 
@@ -150,6 +151,7 @@ export class ScenarioCluster {
         if (ready.snapshot) node.applied = [];
         node.applied.push(...ready.committedEntries);
         node.readStates.push(...ready.readStates);
+        node.proposalAcks.push(...ready.proposalAcks);
         raft.advance();
         if (raft.id !== id) throw new Error('node identity mismatch');
       }

@@ -11,6 +11,7 @@ import {
   type HardState,
   type Message,
   type NodeId,
+  type ProposalAck,
   type Ready,
 } from '../../src/raft/types.js';
 import { InvariantViolation, SafetyChecker } from './invariants.js';
@@ -68,6 +69,8 @@ class SimNode {
   unwrittenHardState: HardState | null = null;
   nextTickAt: number;
   proposals = new Map<number, PendingProposal>();
+  /** Commands forwarded to the leader, by proposal id, waiting for their place in its log. */
+  forwards = new Map<number, { key: string; value: string }[]>();
   reads = new Map<string, PendingRead>();
   crashes = 0;
 
@@ -137,6 +140,7 @@ export class SimCluster {
   private now = 0;
   private valueCounter = 0;
   private readCounter = 0;
+  private forwardCounter = 0;
   /** Highest log index of a write acknowledged to its client so far. */
   private maxAckedIndex = 0;
   private ackedWrites = 0;
@@ -191,6 +195,7 @@ export class SimCluster {
     node.sm = persisted.snapshot ? KvStateMachine.fromImage(persisted.snapshot.data) : new KvStateMachine();
     node.inFlight = null;
     node.proposals.clear();
+    node.forwards.clear();
     node.reads.clear();
     this.trace(
       `${node.id} start term=${persisted.hardState.term} commit=${persisted.hardState.commit} entries=${persisted.entries.length} snapshot=${persisted.snapshot?.meta.index ?? 0}`,
@@ -333,6 +338,7 @@ export class SimCluster {
       node.sm = stateMachine;
       this.trace(`${node.id} restores snapshot ${ready.snapshot.meta.index}`);
     }
+    for (const ack of ready.proposalAcks) this.noteProposalAck(node, ack);
     for (const entry of ready.committedEntries) {
       this.checker.observeApply(raft, stateMachine.appliedIndex, entry);
       stateMachine.apply(entry.index, entry.data, entry.type);
@@ -362,6 +368,16 @@ export class SimCluster {
       node.disk.compact(snapshot);
       this.trace(`${node.id} compacts to ${snapshot.meta.index}`);
     }
+  }
+
+  /** As the real node: a forwarded command is ours if the entry applied at its index has the ack's term. */
+  private noteProposalAck(node: SimNode, ack: ProposalAck): void {
+    const commands = node.forwards.get(ack.proposalId);
+    if (!commands) return;
+    node.forwards.delete(ack.proposalId);
+    if (ack.rejected) return;
+    commands.forEach((c, i) => node.proposals.set(ack.index + i, { term: ack.term, ...c }));
+    this.trace(`${node.id}'s forwarded ${ack.proposalId} sits at ${ack.index} term ${ack.term}`);
   }
 
   private settleProposal(node: SimNode, index: number, term: number): void {
@@ -411,7 +427,7 @@ export class SimCluster {
   }
 
   private propose(): void {
-    // Mostly the leader, sometimes a random node (which must refuse).
+    // Mostly the leader, sometimes a random node (which forwards it, or must refuse it).
     const leader = this.currentLeader();
     const alive = [...this.nodes.values()].filter((n) => n.alive);
     const node = leader && this.rng.chance(0.9) ? leader : alive.length > 0 ? this.rng.pick(alive) : null;
@@ -421,8 +437,17 @@ export class SimCluster {
     if (node.proposals.size >= 64) return;
     const key = `k${this.rng.int(5)}`;
     const value = `v${++this.valueCounter}`;
+    const command = encoder.encode(`put ${key} ${value}`);
     try {
-      const { index, term } = node.raft.propose(encoder.encode(`put ${key} ${value}`));
+      if (node.raft.currentRole !== 'leader' && this.rng.chance(0.5)) {
+        // A follower hands it to the leader inside Raft, as the real node does.
+        if (node.forwards.size >= 16) return;
+        const proposalId = ++this.forwardCounter;
+        node.raft.forwardProposals(proposalId, [command]);
+        node.forwards.set(proposalId, [{ key, value }]);
+        return;
+      }
+      const { index, term } = node.raft.propose(command);
       node.proposals.set(index, { term, key, value });
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;
@@ -584,6 +609,10 @@ export function describeMessage(m: Message): string {
       return `readIndex t${m.term} ids=${m.requestIds.join(',')}`;
     case 'readIndexResp':
       return `readIndexResp t${m.term} index=${m.index}${m.reject ? ' REJECT' : ''}`;
+    case 'propose':
+      return `propose t${m.term} id=${m.proposalId} n=${m.commands.length}`;
+    case 'proposeResp':
+      return `proposeResp t${m.term} id=${m.proposalId} ${m.reject ? 'REJECT' : `index=${m.index}`}`;
   }
 }
 

@@ -156,6 +156,10 @@ export function everyMessageType(from: NodeId, to: NodeId): Message[] {
     { type: 'readIndex', from, to, term: 5, requestIds: ['r-1', 'r-2', 'ünïcødé-✓'] },
     { type: 'readIndexResp', from, to, term: 5, requestIds: ['r-1'], index: 99, reject: false },
     { type: 'readIndexResp', from, to, term: 5, requestIds: ['r-2'], index: 0, reject: true },
+    { type: 'propose', from, to, term: 6, proposalId: 1, commands: [bytes(1, 2, 3), new Uint8Array(0)] },
+    { type: 'propose', from, to, term: big, proposalId: big, commands: [] },
+    { type: 'proposeResp', from, to, term: 6, proposalId: 1, index: 42, reject: false },
+    { type: 'proposeResp', from, to, term: 6, proposalId: 2, index: 0, reject: true },
   ];
 }
 
@@ -173,6 +177,8 @@ const MESSAGE_TYPES: Record<Message['type'], true> = {
   timeoutNow: true,
   readIndex: true,
   readIndexResp: true,
+  propose: true,
+  proposeResp: true,
 };
 export const ALL_MESSAGE_TYPES = Object.keys(MESSAGE_TYPES) as Message['type'][];
 
