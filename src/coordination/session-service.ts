@@ -72,7 +72,7 @@ export function sessionServiceImplementation(
     context: CallContext,
   ): Promise<SessionOpenResponseWire> => {
     const ttlMs = toTtlMs(wire.ttlMs);
-    return router.route(methodOf(services.session, 'Open'), wire, context, 'write', async () => {
+    return router.propose(async () => {
       const result = await propose(node, { type: 'openSession', ttlMs }, context, ['openSession']);
       return { header: headers.make(result.revision), sessionId: result.sessionId, ttlMs: result.ttlMs };
     });
@@ -83,7 +83,7 @@ export function sessionServiceImplementation(
     context: CallContext,
   ): Promise<SessionCloseResponseWire> => {
     const sessionId = toSessionId(wire.sessionId);
-    return router.route(methodOf(services.session, 'Close'), wire, context, 'write', async () => {
+    return router.propose(async () => {
       const result = await propose(node, { type: 'closeSession', sessionId, reason: 'closed' }, context, [
         'closeSession',
       ]);

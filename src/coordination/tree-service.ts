@@ -6,7 +6,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { CallContext } from '../api/call-context.js';
 import { type CoordinationContext, propose, readBarrier, unary } from './context.js';
-import { methodOf } from './proto.js';
 import { toCreateCommand, toDeleteNodeCommand, toReadPath, toSerializable } from './validation.js';
 import type {
   ChildrenResponseWire,
@@ -19,12 +18,12 @@ import type {
 } from './wire-types.js';
 
 export function treeServiceImplementation(ctx: CoordinationContext): grpc.UntypedServiceImplementation {
-  const { node, runner, headers, router, services, limits } = ctx;
+  const { node, runner, headers, router, limits } = ctx;
   const replica = node.replica;
 
   const create = async (wire: CreateRequestWire, context: CallContext): Promise<CreateResponseWire> => {
     const command = toCreateCommand(wire, limits);
-    return router.route(methodOf(services.tree, 'Create'), wire, context, 'write', async () => {
+    return router.propose(async () => {
       const result = await propose(node, command, context, ['create']);
       return {
         header: headers.make(result.revision),
@@ -70,7 +69,7 @@ export function treeServiceImplementation(ctx: CoordinationContext): grpc.Untype
     context: CallContext,
   ): Promise<HeaderOnlyResponseWire> => {
     const command = toDeleteNodeCommand(wire, limits);
-    return router.route(methodOf(services.tree, 'Delete'), wire, context, 'write', async () => {
+    return router.propose(async () => {
       const result = await propose(node, command, context, ['deleteNode']);
       return { header: headers.make(result.revision) };
     });

@@ -128,7 +128,7 @@ export function leaseServiceImplementation(context: EtcdContext): grpc.UntypedSe
   const grant = async (wire: LeaseGrantRequestWire, call: CallContext): Promise<LeaseGrantResponseWire> => {
     const ttlMs = grantedTtlMs(wire.TTL, minimumTtlSeconds(replica.electionTimeoutMs));
     const sessionId = chosenLeaseId(wire.ID);
-    return router.route(lease['LeaseGrant']!, wire, call, 'write', async () => {
+    return router.propose(async () => {
       const command = {
         type: 'openSession',
         ttlMs,
@@ -150,7 +150,7 @@ export function leaseServiceImplementation(context: EtcdContext): grpc.UntypedSe
   ): Promise<LeaseRevokeResponseWire> => {
     const sessionId = sessionIdOf(wire.ID);
     if (sessionId === null) throw EtcdErrors.leaseNotFound;
-    return router.route(lease['LeaseRevoke']!, wire, call, 'write', async () => {
+    return router.propose(async () => {
       const command = { type: 'closeSession', sessionId, reason: 'closed' } as const;
       const result = await proposeCommand(replica, command, call, ['closeSession']);
       return { header: etcdHeader(context, result.revision) };

@@ -36,7 +36,6 @@ import {
   CompareTarget,
   type CompareWire,
   type HeaderOnlyResponseWire,
-  type LeaseGrantResponseWire,
   type LockRequestWire,
   type LockResponseWire,
   type RangeRequestWire,
@@ -238,8 +237,8 @@ export interface TxnOutcome {
 }
 
 /**
- * Runs an etcd txn on the leader: proposed here if this member leads, otherwise forwarded as
- * etcd KV.Txn (a follower's state machine may lag behind the outcome: read after a barrier).
+ * Runs an etcd txn through the log (a follower hands it to the leader inside Raft). It resolves
+ * once this member applied it, so its state machine already shows the outcome.
  */
 export async function leaderTxn(
   context: EtcdContext,
@@ -248,17 +247,10 @@ export async function leaderTxn(
 ): Promise<TxnOutcome> {
   const { command } = toTxn(wire, context.node.config.limits);
   validateCommand(command);
-  const response = await context.router.route<{ header: { revision: string }; succeeded: boolean }>(
-    context.services.kv['Txn']!,
-    wire,
-    call,
-    'write',
-    async () => {
-      const result = await proposeCommand(context.node.replica, command, call, ['txn']);
-      return { header: etcdHeader(context, result.revision), succeeded: result.succeeded };
-    },
+  const result = await context.router.propose(() =>
+    proposeCommand(context.node.replica, command, call, ['txn']),
   );
-  return { revision: Number(response.header.revision), succeeded: response.succeeded };
+  return { revision: result.revision, succeeded: result.succeeded };
 }
 
 /**
@@ -272,19 +264,10 @@ export async function resolveLease(kit: RecipeKit, wire: unknown, call: CallCont
   if (lease > 0) return lease;
   const { context } = kit;
   const ttlMs = DEFAULT_SESSION_TTL_SECONDS * 1000;
-  const granted = await context.router.route<Pick<LeaseGrantResponseWire, 'ID'>>(
-    context.services.lease['LeaseGrant']!,
-    { TTL: String(DEFAULT_SESSION_TTL_SECONDS), ID: '0' },
-    call,
-    'write',
-    async () => {
-      const result = await proposeCommand(context.node.replica, { type: 'openSession', ttlMs }, call, [
-        'openSession',
-      ]);
-      return { ID: String(result.sessionId) };
-    },
+  const granted = await context.router.propose(() =>
+    proposeCommand(context.node.replica, { type: 'openSession', ttlMs }, call, ['openSession']),
   );
-  return int64(granted.ID, 'granted lease');
+  return granted.sessionId;
 }
 
 /** Deletes a candidate key, only if it is still the incarnation created at `createRevision` (if known). */
