@@ -21,8 +21,10 @@ import { electionServiceImplementation } from './election-service.js';
 import { lockServiceImplementation } from './lock-service.js';
 import { leaseServiceImplementation } from './lease-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
+import { withWatchSerializer } from './watch-codec.js';
 import { watchServiceImplementation } from './watch-service.js';
-import { etcdServiceDefinitions, type EtcdServiceKey } from './proto.js';
+import type { ServiceDefinition } from '@grpc/proto-loader';
+import { etcdServiceDefinitions, type EtcdServiceDefinitions, type EtcdServiceKey } from './proto.js';
 
 export interface EtcdApiOptions {
   /** Deadline for unary calls whose client set none (default 30 s). */
@@ -54,6 +56,12 @@ const SERVICES: Partial<Record<EtcdServiceKey, ServiceFactory>> = {
 const etcdTooLarge = (): RejectedRequest =>
   new RejectedRequest(EtcdErrors.requestTooLarge.code, EtcdErrors.requestTooLarge.message);
 
+/** A service's definition as served: Watch encodes each event once for all its watchers. */
+function served(services: EtcdServiceDefinitions, key: EtcdServiceKey): ServiceDefinition {
+  const service = services[key];
+  return key === 'watch' ? { ...service, Watch: withWatchSerializer(service['Watch']!) } : service;
+}
+
 export function etcdApiExtension(options: EtcdApiOptions = {}): NodeExtension {
   let context: EtcdContext | null = null;
   return {
@@ -72,7 +80,7 @@ export function etcdApiExtension(options: EtcdApiOptions = {}): NodeExtension {
       };
       const limit = node.config.limits.maxRequestBytes;
       for (const [key, factory] of Object.entries(SERVICES) as [EtcdServiceKey, ServiceFactory][]) {
-        server.addService(guardedService(services[key], limit, etcdTooLarge), factory(context));
+        server.addService(guardedService(served(services, key), limit, etcdTooLarge), factory(context));
       }
     },
     stop(): void {

@@ -36,9 +36,8 @@ import { etcdHeader, type EtcdContext } from './context.js';
 import { EtcdErrors, toEtcdError, type EtcdError } from './errors.js';
 import { etcdRange } from './key-bytes.js';
 import { rangeSelector } from './kv-requests.js';
-import { kvToWire } from './kv-responses.js';
+import { eventToWire } from './watch-codec.js';
 import {
-  EventType,
   FilterType,
   type EventWire,
   type WatchCancelRequestWire,
@@ -523,14 +522,6 @@ function startRevisionOf(value: string): number {
   if (!Number.isFinite(revision) || revision === 0) return 0;
   if (revision < 0) return 1;
   return Math.min(revision, Number.MAX_SAFE_INTEGER);
-}
-
-function eventToWire(event: WatchEvent): EventWire {
-  return {
-    type: event.type === 'put' ? EventType.PUT : EventType.DELETE,
-    kv: kvToWire(event.kv),
-    prev_kv: event.prevKv === undefined ? null : kvToWire(event.prevKv),
-  };
 }
 
 function varintSize(value: number): number {
