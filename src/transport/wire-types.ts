@@ -6,6 +6,11 @@
  *
  * Decoded `bytes` fields arrive as Buffers (a Uint8Array subclass) that may share memory
  * with the whole received frame; the codec turns them into plain Uint8Array views.
+ *
+ * The Send stream (MessageBatch) bypasses proto-loader's (de)serializers for speed (see
+ * sendStreamCodec in raft-proto.ts) but produces and accepts these same shapes; its encoder
+ * additionally needs every field in its encoded JS type and at most one `body` member set,
+ * which encodeMessage guarantees.
  */
 
 export interface EntryWire {
