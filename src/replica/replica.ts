@@ -24,6 +24,8 @@ import { ReplicaError } from './errors.js';
 /** What the replica needs from the peer transport. */
 export interface MessageSender {
   send(messages: readonly Message[]): void;
+  /** Whether messages to `peer` would leave now (false: they would be dropped). Default: yes. */
+  isReachable?(peer: NodeId): boolean;
 }
 
 export interface ReplicaOptions {
@@ -62,8 +64,16 @@ interface PendingProposal {
 /** A command waiting to be forwarded to the leader, or forwarded and waiting for its place in the log. */
 interface ForwardedCommand {
   readonly command: Uint8Array;
+  /** The tick it was proposed at: it waits for a reachable leader a bounded time (see expireHeldCommands). */
+  readonly heldSinceTick: number;
   readonly resolve: (outcome: ApplyOutcome) => void;
   readonly reject: (error: Error) => void;
+}
+
+/** Requests sent to the leader, waiting for its answer since tick `sentAtTick`. */
+interface InFlight<W extends { reject(error: Error): void }> {
+  readonly waiters: W[];
+  readonly sentAtTick: number;
 }
 
 interface ReadWaiter {
@@ -72,6 +82,12 @@ interface ReadWaiter {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * How long a follower holds a write while no leader is reachable, in election timeouts: long
+ * enough for an election (randomized up to two of them) to finish.
+ */
+const HOLD_ELECTION_TIMEOUTS = 4;
 
 /** Where each replica records the gRPC address of members added at run time. */
 export const MEMBER_ADDRESS_PREFIX = '/_cluster/members/';
@@ -125,7 +141,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private forwardBatch: ForwardedCommand[] = [];
   private forwardSequence = 0;
   /** Forwarded batches the leader has not answered yet (see onProposalAck). */
-  private readonly forwardsInFlight = new Map<number, { commands: ForwardedCommand[]; sentAtTick: number }>();
+  private readonly forwardsInFlight = new Map<number, InFlight<ForwardedCommand>>();
   /** A hard state that only moved the commit index and was not written yet (see handleReady). */
   private unwrittenHardState: HardState | null = null;
   /** Messages waiting for the answers of the Ready that produced them to leave first. */
@@ -135,10 +151,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private readBatch: ReadWaiter[] = [];
   private readSequence = 0;
   /** ReadIndex requests sent, waiting for their read state. */
-  private readonly readsInFlight = new Map<string, { waiters: ReadWaiter[]; sentAtTick: number }>();
+  private readonly readsInFlight = new Map<string, InFlight<ReadWaiter>>();
   /** Read states received, waiting for the state machine to reach their index. */
   private readsAwaitingApply: { index: number; waiters: ReadWaiter[] }[] = [];
   private ticks = 0;
+  /** The last tick at which this node knew a leader (see leaderlessTooLong). */
+  private leaderSeenAtTick = 0;
 
   private constructor(options: ReplicaOptions, raft: RaftNode, stateMachine: KvStateMachine) {
     super();
@@ -193,9 +211,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private tick(): void {
     if (this.stopped) return;
     this.ticks++;
+    if (this.raft.currentLeader !== null) this.leaderSeenAtTick = this.ticks;
     this.raft.tick();
-    this.expireReads();
-    this.expireForwards();
+    this.expireUnanswered();
     this.schedule();
   }
 
@@ -208,9 +226,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    */
   propose(command: Uint8Array): Promise<ApplyOutcome> {
     this.checkRunning();
-    if (this.raft.currentRole !== 'leader' && this.raft.currentLeader !== null) {
+    if (this.raft.currentRole !== 'leader' && !this.leaderlessTooLong()) {
       return new Promise<ApplyOutcome>((resolve, reject) => {
-        this.forwardBatch.push({ command, resolve, reject });
+        this.forwardBatch.push({ command, heldSinceTick: this.ticks, resolve, reject });
         this.schedule();
       });
     }
@@ -597,12 +615,17 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * Hands the commands proposed since the last Ready to the leader, in messages of at most
    * maxAppendBytes (the leader replicates them in appends of that size anyway). Should this
    * node have become the leader meanwhile, it proposes them itself.
+   *
+   * While there is no leader, or the link to it is down (a killed leader's connection closes at
+   * once, long before an election timeout tells the followers), they wait here instead, nothing
+   * sent, so nothing is lost in flight: they go to the next leader, or fail as certainly not
+   * applied (NO_LEADER) after HOLD_ELECTION_TIMEOUTS. Clients see an election as a pause, as with etcd
+   * and ZooKeeper, rather than a burst of errors.
    */
   private flushForwardBatch(): void {
     if (this.forwardBatch.length === 0) return;
-    const batch = this.forwardBatch;
-    this.forwardBatch = [];
     if (this.raft.currentRole === 'leader') {
+      const batch = this.takeForwardBatch();
       for (const forwarded of batch) {
         try {
           this.propose(forwarded.command).then(forwarded.resolve, forwarded.reject);
@@ -612,6 +635,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       }
       return;
     }
+    const leader = this.raft.currentLeader;
+    if (leader === null || this.options.transport.isReachable?.(leader) === false) {
+      this.expireHeldCommands();
+      return;
+    }
+    const batch = this.takeForwardBatch();
     const limit = this.options.raftConfig.maxAppendBytes;
     let start = 0;
     while (start < batch.length) {
@@ -626,6 +655,44 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
   }
 
+  /**
+   * No leader for longer than a write may be held: the node is cut off (or the cluster lost its
+   * quorum), not in a passing election, so writes fail at once instead of waiting.
+   */
+  private leaderlessTooLong(): boolean {
+    if (this.raft.currentLeader !== null) {
+      this.leaderSeenAtTick = this.ticks;
+      return false;
+    }
+    return this.ticks - this.leaderSeenAtTick > this.holdTicks;
+  }
+
+  private get holdTicks(): number {
+    return this.options.raftConfig.electionTicks * HOLD_ELECTION_TIMEOUTS;
+  }
+
+  private takeForwardBatch(): ForwardedCommand[] {
+    const batch = this.forwardBatch;
+    this.forwardBatch = [];
+    return batch;
+  }
+
+  /** Commands that waited too long for a reachable leader fail; nothing of them was sent. */
+  private expireHeldCommands(): void {
+    const cutoff = this.ticks - this.holdTicks;
+    if (this.forwardBatch[0]!.heldSinceTick > cutoff) return; // the oldest is first
+    const error = new ReplicaError(
+      'NO_LEADER',
+      'no leader could be reached in time (election in progress or no quorum); nothing was applied; retry',
+    );
+    const kept: ForwardedCommand[] = [];
+    for (const c of this.forwardBatch) {
+      if (c.heldSinceTick > cutoff) kept.push(c);
+      else c.reject(error);
+    }
+    this.forwardBatch = kept;
+  }
+
   private forward(commands: ForwardedCommand[]): void {
     const proposalId = ++this.forwardSequence;
     try {
@@ -638,7 +705,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       for (const c of commands) c.reject(failure);
       return;
     }
-    this.forwardsInFlight.set(proposalId, { commands, sentAtTick: this.ticks });
+    this.forwardsInFlight.set(proposalId, { waiters: commands, sentAtTick: this.ticks });
   }
 
   /** The leader placed a forwarded batch in its log (or refused it): wait for those entries. */
@@ -652,11 +719,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         `the leader refused the request forwarded by ${this.id} (it no longer leads, or is handing over leadership); it was not applied`,
         this.softState.leader,
       );
-      for (const c of inFlight.commands) c.reject(error);
+      for (const c of inFlight.waiters) c.reject(error);
       return;
     }
     const applied = this.stateMachine.appliedIndex;
-    inFlight.commands.forEach((c, i) => {
+    inFlight.waiters.forEach((c, i) => {
       const index = ack.index + i;
       if (index <= applied) {
         // Applied here before the answer came (a snapshot jumped past it): which entry it was is lost.
@@ -680,23 +747,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     });
   }
 
-  /** A forwarded batch whose answer was lost (a dropped message) fails after two election timeouts. */
-  private expireForwards(): void {
-    const limit = this.options.raftConfig.electionTicks * 2;
-    for (const [id, inFlight] of this.forwardsInFlight) {
-      if (this.ticks - inFlight.sentAtTick < limit) continue;
-      this.forwardsInFlight.delete(id);
-      const error = new ReplicaError(
-        'TIMEOUT',
-        'the leader did not confirm the forwarded request in time; it may or may not have taken effect',
-      );
-      for (const c of inFlight.commands) c.reject(error);
-    }
-  }
-
   private failForwardsInFlight(error: Error): void {
-    for (const inFlight of this.forwardsInFlight.values()) for (const c of inFlight.commands) c.reject(error);
-    this.forwardsInFlight.clear();
+    rejectAll(this.forwardsInFlight, error);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -739,18 +791,26 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.readsAwaitingApply = stillWaiting;
   }
 
-  /** A ReadIndex request whose answer was lost (e.g. a dropped message) fails after an election timeout. */
-  private expireReads(): void {
+  /**
+   * Reads and forwarded proposals whose answer was lost (a dropped message) fail after two
+   * election timeouts; a forwarded write's outcome is then unknown.
+   */
+  private expireUnanswered(): void {
     const limit = this.options.raftConfig.electionTicks * 2;
-    for (const [id, read] of this.readsInFlight) {
-      if (this.ticks - read.sentAtTick < limit) continue;
-      this.readsInFlight.delete(id);
-      const error = new ReplicaError(
-        'TIMEOUT',
-        'the leader did not confirm the read in time (no quorum?); retry',
-      );
-      for (const w of read.waiters) w.reject(error);
-    }
+    expireOlderThan(
+      this.readsInFlight,
+      this.ticks - limit,
+      () => new ReplicaError('TIMEOUT', 'the leader did not confirm the read in time (no quorum?); retry'),
+    );
+    expireOlderThan(
+      this.forwardsInFlight,
+      this.ticks - limit,
+      () =>
+        new ReplicaError(
+          'TIMEOUT',
+          'the leader did not confirm the forwarded request in time; it may or may not have taken effect',
+        ),
+    );
   }
 
   // ---------------------------------------------------------------------------------------
@@ -765,8 +825,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   private failReadsInFlight(error: Error): void {
-    for (const read of this.readsInFlight.values()) for (const w of read.waiters) w.reject(error);
-    this.readsInFlight.clear();
+    rejectAll(this.readsInFlight, error);
   }
 
   private failAll(error: Error): void {
@@ -799,4 +858,26 @@ function splitByDurabilityNeed(messages: readonly Message[]): { early: Message[]
   const late: Message[] = [];
   for (const m of messages) (mayPrecedePersistence(m) ? early : late).push(m);
   return { early, late };
+}
+
+function rejectAll<W extends { reject(error: Error): void }>(
+  inFlight: Map<unknown, InFlight<W>>,
+  error: Error,
+): void {
+  for (const request of inFlight.values()) for (const w of request.waiters) w.reject(error);
+  inFlight.clear();
+}
+
+/** Rejects (and forgets) the requests sent at or before tick `cutoff`. */
+function expireOlderThan<W extends { reject(error: Error): void }>(
+  inFlight: Map<unknown, InFlight<W>>,
+  cutoff: number,
+  error: () => Error,
+): void {
+  for (const [id, request] of inFlight) {
+    if (request.sentAtTick > cutoff) continue;
+    inFlight.delete(id);
+    const failure = error();
+    for (const w of request.waiters) w.reject(failure);
+  }
 }

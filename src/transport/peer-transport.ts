@@ -131,6 +131,16 @@ export class PeerTransport {
    * @throws TransportUsageError for a message addressed to this node or not from it: that is a
    *   bug in the caller. Every other message in the call is still handled first.
    */
+  /**
+   * Whether a message to `peer` would be delivered, as far as this node can tell: its stream is
+   * open, or was never tried. False while the link waits to reconnect after a failure or is
+   * reconnecting (what is sent then is likely lost), and for an unknown peer.
+   */
+  isReachable(peer: NodeId): boolean {
+    const state = this.links.get(peer)?.state;
+    return state === 'open' || state === 'idle';
+  }
+
   send(messages: readonly Message[]): void {
     let misaddressed: Message | null = null;
     for (const message of messages) {

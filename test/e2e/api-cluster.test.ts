@@ -159,21 +159,22 @@ describe('without a quorum', () => {
     expect(status.leader).toBe('');
   });
 
-  it('a follower whose leader dies fails a write it forwarded as UNAVAILABLE with an unknown outcome', async () => {
+  it('a follower whose leader is gone fails a write within a few election timeouts', async () => {
     cluster = await startCluster();
     const leader = cluster.leaderIndex();
     const follower = [0, 1, 2].find((i) => i !== leader)!;
     const other = [0, 1, 2].find((i) => i !== leader && i !== follower)!;
-    // Without the third member no new leader can be elected: the write stays pending until the
-    // follower notices that its leader is gone.
+    // Without the third member no new leader can be elected: the follower holds the write (it
+    // sends nothing to a leader it cannot reach) for a few election timeouts, then fails it.
     await cluster.stopNode(other);
     await cluster.stopNode(leader);
     const started = Date.now();
     const error = await callError(
       unary(cluster.clients[follower]!.kv, 'Put', { key: '/q/forwarded', value: text('?') }, 5000),
     );
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(4000);
     expect(error.code).toBe(grpc.status.UNAVAILABLE);
+    // Forwarded before the follower saw the link drop (outcome unknown), or held (not applied).
     expect(error.details).toMatch(/outcome is unknown|no leader/);
   });
 
@@ -193,10 +194,12 @@ describe('without a quorum', () => {
       expect(error.metadata.get('raftree-outcome')).toEqual(['unknown']);
     // A deadline shorter than the step-down is honoured too.
     await waitFor(() => cluster!.nodes[leader]!.replica.leaderId === null, 'the old leader to step down');
+    const beforeFast = Date.now();
     const fast = await callError(
       unary(cluster.clients[leader]!.kv, 'Put', { key: '/q/x', value: text('?') }, 300),
     );
-    expect(fast.code).toBe(grpc.status.UNAVAILABLE);
-    expect(fast.details).toMatch(/no leader/);
+    expect(Date.now() - beforeFast).toBeLessThan(1000);
+    // Held for the next leader until its deadline, or refused at once once leaderless for long.
+    expect([grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE]).toContain(fast.code);
   });
 });
