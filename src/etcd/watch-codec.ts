@@ -36,6 +36,21 @@ export function eventToWire(event: WatchEvent): EventWire {
   return wire;
 }
 
+/** A WatchResponse with every field it does not name at its default. */
+export function watchResponse(
+  fields: Partial<WatchResponseWire> & Pick<WatchResponseWire, 'header' | 'watch_id'>,
+): WatchResponseWire {
+  return {
+    created: false,
+    canceled: false,
+    compact_revision: '0',
+    cancel_reason: '',
+    fragment: false,
+    events: [],
+    ...fields,
+  };
+}
+
 interface WatchTypes {
   readonly response: protobuf.Type;
   readonly event: protobuf.Type;

@@ -36,7 +36,7 @@ import { etcdHeader, type EtcdContext } from './context.js';
 import { EtcdErrors, toEtcdError, type EtcdError } from './errors.js';
 import { etcdRange } from './key-bytes.js';
 import { rangeSelector } from './kv-requests.js';
-import { eventToWire } from './watch-codec.js';
+import { eventToWire, watchResponse } from './watch-codec.js';
 import {
   FilterType,
   type EventWire,
@@ -410,7 +410,7 @@ class EtcdWatchStream {
     const limit = this.context.node.config.limits.maxRequestBytes + FRAGMENT_OVERHEAD_BYTES;
     const { events, sizes } = batch;
     if (!watch.spec.fragment || events.length < 2 || batch.bytes < limit) {
-      this.pump.send(response({ header, watch_id: watch.id, events }), batch.bytes);
+      this.pump.send(watchResponse({ header, watch_id: watch.id, events }), batch.bytes);
       return;
     }
     // etcd's sendFragments: as many events as stay under the limit (at least one) per response,
@@ -425,7 +425,7 @@ class EtcdWatchStream {
       }
       const fragment = end < events.length;
       this.pump.send(
-        response({ header, watch_id: watch.id, events: events.slice(start, end), fragment }),
+        watchResponse({ header, watch_id: watch.id, events: events.slice(start, end), fragment }),
         bytes,
       );
       start = end;
@@ -472,7 +472,7 @@ class EtcdWatchStream {
   /** Writes one control response (created, canceled, progress). */
   private send(fields: Partial<WatchResponseWire> & Pick<WatchResponseWire, 'header' | 'watch_id'>): void {
     if (this.closed) return;
-    this.pump.send(response(fields));
+    this.pump.send(watchResponse(fields));
   }
 
   /** Ends the stream with an error status. */
@@ -493,20 +493,6 @@ class EtcdWatchStream {
 }
 
 // --- Wire helpers -------------------------------------------------------------------------------
-
-function response(
-  fields: Partial<WatchResponseWire> & Pick<WatchResponseWire, 'header' | 'watch_id'>,
-): WatchResponseWire {
-  return {
-    created: false,
-    canceled: false,
-    compact_revision: '0',
-    cancel_reason: '',
-    fragment: false,
-    events: [],
-    ...fields,
-  };
-}
 
 /** An int64 watch id in canonical decimal form ('0' when absent or malformed: "server picks"). */
 function canonicalId(value: string): string {

@@ -1,7 +1,7 @@
 /** The Watch serializer that encodes each event once must produce proto-loader's exact bytes. */
 import { describe, expect, it } from 'vitest';
 import { etcdServiceDefinitions } from '../../src/etcd/proto.js';
-import { eventToWire, watchResponseSerializer } from '../../src/etcd/watch-codec.js';
+import { eventToWire, watchResponse, watchResponseSerializer } from '../../src/etcd/watch-codec.js';
 import type { WatchResponseWire } from '../../src/etcd/wire-types.js';
 import type { KeyValue, WatchEvent } from '../../src/state-machine/index.js';
 
@@ -22,24 +22,14 @@ const deleted: WatchEvent = {
   kv: { key: '/a/c', value: new Uint8Array(0), createRevision: 0, modRevision: 10, version: 0, session: 0 },
 };
 
-function response(fields: Partial<WatchResponseWire>): WatchResponseWire {
-  return {
-    header: {
-      cluster_id: '14841639068965178418',
-      member_id: '10276657743932975437',
-      revision: '10',
-      raft_term: '3',
-    },
-    watch_id: '0',
-    created: false,
-    canceled: false,
-    compact_revision: '0',
-    cancel_reason: '',
-    fragment: false,
-    events: [],
-    ...fields,
-  };
-}
+const HEADER = {
+  cluster_id: '14841639068965178418',
+  member_id: '10276657743932975437',
+  revision: '10',
+  raft_term: '3',
+};
+const response = (fields: Partial<WatchResponseWire>): WatchResponseWire =>
+  watchResponse({ header: HEADER, watch_id: '0', ...fields });
 
 describe('watch response serializer', () => {
   const original = etcdServiceDefinitions().watch['Watch']!.responseSerialize as (value: object) => Buffer;
