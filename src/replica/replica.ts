@@ -70,10 +70,12 @@ interface ForwardedCommand {
   readonly reject: (error: Error) => void;
 }
 
-/** Requests sent to the leader, waiting for its answer since tick `sentAtTick`. */
+/** Requests sent to `leader` in `term`, waiting for its answer since tick `sentAtTick`. */
 interface InFlight<W extends { reject(error: Error): void }> {
   readonly waiters: W[];
   readonly sentAtTick: number;
+  readonly leader: NodeId | null;
+  readonly term: number;
 }
 
 interface ReadWaiter {
@@ -155,7 +157,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Read states received, waiting for the state machine to reach their index. */
   private readsAwaitingApply: { index: number; waiters: ReadWaiter[] }[] = [];
   private ticks = 0;
-  /** The last tick at which this node knew a leader (see leaderlessTooLong). */
+  /** The last tick at which this node knew a leader (updated by tick; see leaderlessTooLong). */
   private leaderSeenAtTick = 0;
 
   private constructor(options: ReplicaOptions, raft: RaftNode, stateMachine: KvStateMachine) {
@@ -509,22 +511,24 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         ),
       );
     }
-    if (previous.leader !== next.leader || previous.term !== next.term) {
-      // The leader these were forwarded to may have appended them or not: nobody will say.
-      this.failForwardsInFlight(
+    // Requests sent to a former leader will never be answered (the leader these were forwarded
+    // to may have appended them or not: nobody will say). Those already sent to the new one,
+    // which the core knew of before this Ready reported it, stay.
+    rejectWhere(
+      this.forwardsInFlight,
+      (sent) => sent.leader !== next.leader || sent.term !== next.term,
+      () =>
         new ReplicaError(
           'LEADERSHIP_LOST',
           `the leader changed before it confirmed the request forwarded by ${this.id}; it may or may not have taken effect`,
           next.leader,
         ),
-      );
-    }
-    if (next.leader === null || previous.term !== next.term) {
-      // Reads in flight to a former leader will never be answered.
-      this.failReadsInFlight(
-        new ReplicaError('NO_LEADER', 'leadership changed while confirming a read; retry'),
-      );
-    }
+    );
+    rejectWhere(
+      this.readsInFlight,
+      (sent) => next.leader === null || sent.term !== next.term,
+      () => new ReplicaError('NO_LEADER', 'leadership changed while confirming a read; retry'),
+    );
     this.emit('softState', next);
   }
 
@@ -660,11 +664,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * quorum), not in a passing election, so writes fail at once instead of waiting.
    */
   private leaderlessTooLong(): boolean {
-    if (this.raft.currentLeader !== null) {
-      this.leaderSeenAtTick = this.ticks;
-      return false;
-    }
-    return this.ticks - this.leaderSeenAtTick > this.holdTicks;
+    return this.raft.currentLeader === null && this.ticks - this.leaderSeenAtTick > this.holdTicks;
   }
 
   private get holdTicks(): number {
@@ -705,7 +705,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       for (const c of commands) c.reject(failure);
       return;
     }
-    this.forwardsInFlight.set(proposalId, { waiters: commands, sentAtTick: this.ticks });
+    this.forwardsInFlight.set(proposalId, this.sentNow(commands));
   }
 
   /** The leader placed a forwarded batch in its log (or refused it): wait for those entries. */
@@ -747,8 +747,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     });
   }
 
-  private failForwardsInFlight(error: Error): void {
-    rejectAll(this.forwardsInFlight, error);
+  /** A request just handed to the core, which sends it to the leader it knows now. */
+  private sentNow<W extends { reject(error: Error): void }>(waiters: W[]): InFlight<W> {
+    return { waiters, sentAtTick: this.ticks, leader: this.raft.currentLeader, term: this.raft.currentTerm };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -766,7 +767,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       for (const w of waiters) w.reject(failure);
       return;
     }
-    this.readsInFlight.set(requestId, { waiters, sentAtTick: this.ticks });
+    this.readsInFlight.set(requestId, this.sentNow(waiters));
   }
 
   private onReadState(requestId: string, index: number): void {
@@ -796,15 +797,16 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * election timeouts; a forwarded write's outcome is then unknown.
    */
   private expireUnanswered(): void {
-    const limit = this.options.raftConfig.electionTicks * 2;
-    expireOlderThan(
+    const cutoff = this.ticks - this.options.raftConfig.electionTicks * 2;
+    const unanswered = (sent: { sentAtTick: number }): boolean => sent.sentAtTick <= cutoff;
+    rejectWhere(
       this.readsInFlight,
-      this.ticks - limit,
+      unanswered,
       () => new ReplicaError('TIMEOUT', 'the leader did not confirm the read in time (no quorum?); retry'),
     );
-    expireOlderThan(
+    rejectWhere(
       this.forwardsInFlight,
-      this.ticks - limit,
+      unanswered,
       () =>
         new ReplicaError(
           'TIMEOUT',
@@ -824,16 +826,20 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.proposals.clear();
   }
 
-  private failReadsInFlight(error: Error): void {
-    rejectAll(this.readsInFlight, error);
-  }
-
   private failAll(error: Error): void {
     this.failProposals(error);
-    this.failForwardsInFlight(error);
+    rejectWhere(
+      this.forwardsInFlight,
+      () => true,
+      () => error,
+    );
     for (const c of this.forwardBatch) c.reject(error);
     this.forwardBatch = [];
-    this.failReadsInFlight(error);
+    rejectWhere(
+      this.readsInFlight,
+      () => true,
+      () => error,
+    );
     for (const w of this.readBatch) w.reject(error);
     this.readBatch = [];
     for (const read of this.readsAwaitingApply) for (const w of read.waiters) w.reject(error);
@@ -860,24 +866,17 @@ function splitByDurabilityNeed(messages: readonly Message[]): { early: Message[]
   return { early, late };
 }
 
-function rejectAll<W extends { reject(error: Error): void }>(
+/** Rejects (and forgets) the requests `isStale` picks, all with one error made when first needed. */
+function rejectWhere<W extends { reject(error: Error): void }>(
   inFlight: Map<unknown, InFlight<W>>,
-  error: Error,
+  isStale: (request: InFlight<W>) => boolean,
+  makeError: () => Error,
 ): void {
-  for (const request of inFlight.values()) for (const w of request.waiters) w.reject(error);
-  inFlight.clear();
-}
-
-/** Rejects (and forgets) the requests sent at or before tick `cutoff`. */
-function expireOlderThan<W extends { reject(error: Error): void }>(
-  inFlight: Map<unknown, InFlight<W>>,
-  cutoff: number,
-  error: () => Error,
-): void {
+  let error: Error | null = null;
   for (const [id, request] of inFlight) {
-    if (request.sentAtTick > cutoff) continue;
+    if (!isStale(request)) continue;
     inFlight.delete(id);
-    const failure = error();
-    for (const w of request.waiters) w.reject(failure);
+    error ??= makeError();
+    for (const w of request.waiters) w.reject(error);
   }
 }

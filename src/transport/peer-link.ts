@@ -137,6 +137,15 @@ export class PeerLink {
     return this.linkState;
   }
 
+  /**
+   * Whether what is sent now is likely to arrive: the stream is open, or was never tried. Not
+   * after a failure until a reconnect succeeds (between attempts the link rests in 'idle', and
+   * a message then only triggers an attempt that may fail and drop it).
+   */
+  get likelyDelivers(): boolean {
+    return this.linkState === 'open' || (this.linkState === 'idle' && this.failedAttempts === 0);
+  }
+
   get address(): string {
     return this.config.address;
   }

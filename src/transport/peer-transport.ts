@@ -132,13 +132,11 @@ export class PeerTransport {
    *   bug in the caller. Every other message in the call is still handled first.
    */
   /**
-   * Whether a message to `peer` would be delivered, as far as this node can tell: its stream is
-   * open, or was never tried. False while the link waits to reconnect after a failure or is
-   * reconnecting (what is sent then is likely lost), and for an unknown peer.
+   * Whether a message to `peer` would be delivered, as far as this node can tell (see
+   * PeerLink.likelyDelivers); false for an unknown peer.
    */
   isReachable(peer: NodeId): boolean {
-    const state = this.links.get(peer)?.state;
-    return state === 'open' || state === 'idle';
+    return this.links.get(peer)?.likelyDelivers ?? false;
   }
 
   send(messages: readonly Message[]): void {

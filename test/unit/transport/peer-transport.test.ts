@@ -212,6 +212,40 @@ describe('PeerTransport over loopback gRPC', () => {
     },
   );
 
+  it(
+    'says a peer is reachable until its stream fails, and again once a reconnect succeeds',
+    { timeout: 15_000 },
+    async () => {
+      let n2 = await serve('n2');
+      const port = n2.port;
+      const sender = transport({ peers: new Map([['n2', n2.address]]) });
+      expect(sender.isReachable('n2')).toBe(true); // never tried: worth a try
+      expect(sender.isReachable('n9')).toBe(false); // unknown
+      sender.send([heartbeat('n1', 'n2', 1)]);
+      await waitFor(() => n2.received.length === 1, 5_000, 'first message');
+      expect(sender.isReachable('n2')).toBe(true);
+
+      n2.server.forceShutdown();
+      await waitFor(() => !sender.isReachable('n2'), 5_000, 'the failure to be noticed');
+      // Between reconnect attempts (backoff, then idle, then a failing attempt) it stays unreachable.
+      for (let i = 0; i < 10; i++) {
+        sender.send([heartbeat('n1', 'n2', 2)]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(sender.isReachable('n2')).toBe(false);
+      }
+      n2 = await serve('n2', port);
+      await waitFor(
+        () => {
+          sender.send([heartbeat('n1', 'n2', 3)]);
+          return sender.isReachable('n2');
+        },
+        5_000,
+        'the reconnect',
+      );
+      expect(sender.stats().peers['n2']!.state).toBe('open');
+    },
+  );
+
   it('reconnects after the peer restarts', { timeout: 15_000 }, async () => {
     let n2 = await serve('n2');
     const port = n2.port;
