@@ -56,30 +56,24 @@ export function kvServiceImplementation(api: ApiContext): grpc.UntypedServiceImp
 
   const put = async (wire: PutRequestWire, context: CallContext): Promise<PutResponseWire> => {
     const command = toPutCommand(wire, limits);
-    return router.propose(async () => {
-      const result = await proposeCommand(replica, command, context, ['put']);
-      return putToWire(result, headers.make(result.revision));
-    });
+    const result = await proposeCommand(replica, command, context, ['put']);
+    return putToWire(result, headers.make(result.revision));
   };
 
   const remove = async (wire: DeleteRequestWire, context: CallContext): Promise<DeleteResponseWire> => {
     const command = toDeleteCommand(wire, limits);
-    return router.propose(async () => {
-      const result = await proposeCommand(replica, command, context, [
-        'delete',
-        'deleteRange',
-        'deleteInterval',
-      ]);
-      return deleteToWire(result, headers.make(result.revision));
-    });
+    const result = await proposeCommand(replica, command, context, [
+      'delete',
+      'deleteRange',
+      'deleteInterval',
+    ]);
+    return deleteToWire(result, headers.make(result.revision));
   };
 
   const txn = async (wire: TxnRequestWire, context: CallContext): Promise<TxnResponseWire> => {
     const command = toTxnCommand(wire, limits);
-    return router.propose(async () => {
-      const result = await proposeCommand(replica, command, context, ['txn']);
-      return txnToWire(result, headers.make(result.revision));
-    });
+    const result = await proposeCommand(replica, command, context, ['txn']);
+    return txnToWire(result, headers.make(result.revision));
   };
 
   const compact = async (wire: CompactRequestWire, context: CallContext): Promise<CompactResponseWire> => {

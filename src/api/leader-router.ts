@@ -1,8 +1,10 @@
 /**
- * Writes and membership changes run on the leader. A follower forwards them to the leader's
- * client service (one cached channel per leader address) instead of redirecting the client:
- * clients may talk to any member, and a request makes at most one extra hop because a
- * forwarded call is never forwarded again.
+ * Requests that must run on the leader: membership changes, compaction, and writes that read
+ * the leader's state first (plain writes are proposed on any member, whose replica hands them
+ * to the leader inside Raft). A follower forwards them to the leader's client service (one
+ * cached channel per leader address) instead of redirecting the client: clients may talk to
+ * any member, and a request makes at most one extra hop because a forwarded call is never
+ * forwarded again.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
@@ -25,17 +27,6 @@ export class LeaderRouter {
   private readonly clients = new Map<string, grpc.Client>();
 
   constructor(private readonly node: RaftreeNode) {}
-
-  /**
-   * Runs a write that is a single proposal (KV put, delete, txn) on this node, whatever its
-   * role: a follower's replica hands the command to the leader inside Raft, in one peer message
-   * with its other clients' commands (as etcd does), and answers once it applied the entry
-   * itself, so the client can read its own write from this member. That saves the second gRPC
-   * call `route` makes, on the follower and on the leader.
-   */
-  propose<Res>(local: () => Promise<Res>): Promise<Res> {
-    return local();
-  }
 
   /** Runs `local` if this node leads, otherwise forwards `request` to the leader's `method`. */
   async route<Res>(

@@ -72,10 +72,8 @@ export function sessionServiceImplementation(
     context: CallContext,
   ): Promise<SessionOpenResponseWire> => {
     const ttlMs = toTtlMs(wire.ttlMs);
-    return router.propose(async () => {
-      const result = await propose(node, { type: 'openSession', ttlMs }, context, ['openSession']);
-      return { header: headers.make(result.revision), sessionId: result.sessionId, ttlMs: result.ttlMs };
-    });
+    const result = await propose(node, { type: 'openSession', ttlMs }, context, ['openSession']);
+    return { header: headers.make(result.revision), sessionId: result.sessionId, ttlMs: result.ttlMs };
   };
 
   const close = async (
@@ -83,12 +81,10 @@ export function sessionServiceImplementation(
     context: CallContext,
   ): Promise<SessionCloseResponseWire> => {
     const sessionId = toSessionId(wire.sessionId);
-    return router.propose(async () => {
-      const result = await propose(node, { type: 'closeSession', sessionId, reason: 'closed' }, context, [
-        'closeSession',
-      ]);
-      return { header: headers.make(result.revision), deletedKeys: result.deletedKeys };
-    });
+    const result = await propose(node, { type: 'closeSession', sessionId, reason: 'closed' }, context, [
+      'closeSession',
+    ]);
+    return { header: headers.make(result.revision), deletedKeys: result.deletedKeys };
   };
 
   const infoOf = (sessionId: number): SessionInfoResponseWire => {

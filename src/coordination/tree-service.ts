@@ -18,19 +18,17 @@ import type {
 } from './wire-types.js';
 
 export function treeServiceImplementation(ctx: CoordinationContext): grpc.UntypedServiceImplementation {
-  const { node, runner, headers, router, limits } = ctx;
+  const { node, runner, headers, limits } = ctx;
   const replica = node.replica;
 
   const create = async (wire: CreateRequestWire, context: CallContext): Promise<CreateResponseWire> => {
     const command = toCreateCommand(wire, limits);
-    return router.propose(async () => {
-      const result = await propose(node, command, context, ['create']);
-      return {
-        header: headers.make(result.revision),
-        path: result.path,
-        createRevision: result.createRevision,
-      };
-    });
+    const result = await propose(node, command, context, ['create']);
+    return {
+      header: headers.make(result.revision),
+      path: result.path,
+      createRevision: result.createRevision,
+    };
   };
 
   const stat = async (wire: PathReadRequestWire, context: CallContext): Promise<StatResponseWire> => {
@@ -69,10 +67,8 @@ export function treeServiceImplementation(ctx: CoordinationContext): grpc.Untype
     context: CallContext,
   ): Promise<HeaderOnlyResponseWire> => {
     const command = toDeleteNodeCommand(wire, limits);
-    return router.propose(async () => {
-      const result = await propose(node, command, context, ['deleteNode']);
-      return { header: headers.make(result.revision) };
-    });
+    const result = await propose(node, command, context, ['deleteNode']);
+    return { header: headers.make(result.revision) };
   };
 
   return {

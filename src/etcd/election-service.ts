@@ -18,7 +18,7 @@ import {
   candidatesSelector,
   compareCreateRevision,
   deleteOp,
-  leaderTxn,
+  proposeTxn,
   oldestOf,
   putOp,
   recipeKit,
@@ -65,7 +65,7 @@ export function electionServiceImplementation(context: EtcdContext): grpc.Untype
     const leader = leaderKeyOf(wire.leader);
     const rev = int64(leader.rev, 'leader.rev');
     const lease = await resolveLease(kit, leader.lease, call);
-    const outcome = await leaderTxn(
+    const outcome = await proposeTxn(
       context,
       {
         compare: [compareCreateRevision(leader.key, rev)],
@@ -82,7 +82,7 @@ export function electionServiceImplementation(context: EtcdContext): grpc.Untype
   const resign = async (wire: ResignRequestWire, call: CallContext): Promise<ResignResponseWire> => {
     const leader = leaderKeyOf(wire.leader);
     const rev = int64(leader.rev, 'leader.rev');
-    const outcome = await leaderTxn(
+    const outcome = await proposeTxn(
       context,
       { compare: [compareCreateRevision(leader.key, rev)], success: [deleteOp(leader.key)], failure: [] },
       call,

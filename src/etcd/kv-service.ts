@@ -51,10 +51,8 @@ export function kvServiceImplementation(context: EtcdContext): grpc.UntypedServi
 
   const put = async (wire: PutRequestWire, call: CallContext): Promise<PutResponseWire> => {
     const command = checked(toPut(wire, limits));
-    return router.propose(async () => {
-      const result = await proposeCommand(replica, command, call, ['put']);
-      return putToWire(result, etcdHeader(context, result.revision));
-    });
+    const result = await proposeCommand(replica, command, call, ['put']);
+    return putToWire(result, etcdHeader(context, result.revision));
   };
 
   const deleteRange = async (
@@ -62,23 +60,15 @@ export function kvServiceImplementation(context: EtcdContext): grpc.UntypedServi
     call: CallContext,
   ): Promise<DeleteRangeResponseWire> => {
     const command = checked(toDelete(wire));
-    return router.propose(async () => {
-      const result = await proposeCommand(replica, command, call, [
-        'delete',
-        'deleteRange',
-        'deleteInterval',
-      ]);
-      return deleteToWire(result, etcdHeader(context, result.revision));
-    });
+    const result = await proposeCommand(replica, command, call, ['delete', 'deleteRange', 'deleteInterval']);
+    return deleteToWire(result, etcdHeader(context, result.revision));
   };
 
   const txn = async (wire: TxnRequestWire, call: CallContext): Promise<TxnResponseWire> => {
     const plan = toTxn(wire, limits);
     checked(plan.command);
-    return router.propose(async () => {
-      const result = await proposeCommand(replica, plan.command, call, ['txn']);
-      return txnToWire(result, plan, etcdHeader(context, result.revision));
-    });
+    const result = await proposeCommand(replica, plan.command, call, ['txn']);
+    return txnToWire(result, plan, etcdHeader(context, result.revision));
   };
 
   const compact = async (wire: CompactionRequestWire, call: CallContext): Promise<CompactionResponseWire> => {

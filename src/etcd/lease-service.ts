@@ -128,20 +128,18 @@ export function leaseServiceImplementation(context: EtcdContext): grpc.UntypedSe
   const grant = async (wire: LeaseGrantRequestWire, call: CallContext): Promise<LeaseGrantResponseWire> => {
     const ttlMs = grantedTtlMs(wire.TTL, minimumTtlSeconds(replica.electionTimeoutMs));
     const sessionId = chosenLeaseId(wire.ID);
-    return router.propose(async () => {
-      const command = {
-        type: 'openSession',
-        ttlMs,
-        ...(sessionId === undefined ? {} : { sessionId }),
-      } as const;
-      const result = await proposeCommand(replica, command, call, ['openSession']);
-      return {
-        header: etcdHeader(context, result.revision),
-        ID: String(result.sessionId),
-        TTL: String(ttlSeconds(result.ttlMs)),
-        error: '',
-      };
-    });
+    const command = {
+      type: 'openSession',
+      ttlMs,
+      ...(sessionId === undefined ? {} : { sessionId }),
+    } as const;
+    const result = await proposeCommand(replica, command, call, ['openSession']);
+    return {
+      header: etcdHeader(context, result.revision),
+      ID: String(result.sessionId),
+      TTL: String(ttlSeconds(result.ttlMs)),
+      error: '',
+    };
   };
 
   const revoke = async (
@@ -150,11 +148,9 @@ export function leaseServiceImplementation(context: EtcdContext): grpc.UntypedSe
   ): Promise<LeaseRevokeResponseWire> => {
     const sessionId = sessionIdOf(wire.ID);
     if (sessionId === null) throw EtcdErrors.leaseNotFound;
-    return router.propose(async () => {
-      const command = { type: 'closeSession', sessionId, reason: 'closed' } as const;
-      const result = await proposeCommand(replica, command, call, ['closeSession']);
-      return { header: etcdHeader(context, result.revision) };
-    });
+    const command = { type: 'closeSession', sessionId, reason: 'closed' } as const;
+    const result = await proposeCommand(replica, command, call, ['closeSession']);
+    return { header: etcdHeader(context, result.revision) };
   };
 
   const timeToLive = async (

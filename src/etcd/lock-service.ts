@@ -13,7 +13,8 @@
  *    again when it goes, so a release wakes one waiter, not all of them.
  *
  * Waiting happens on the member that received the call, on its own state machine (watch hub
- * events, no polling); the writes go to the leader (forwarded as etcd KV.Txn), and every look
+ * events, no polling); the writes are proposed here (a follower hands them to the leader inside
+ * Raft) and resolve once applied here; every look
  * after a wake-up follows a linearizable read barrier.
  */
 import { Buffer } from 'node:buffer';
@@ -240,16 +241,14 @@ export interface TxnOutcome {
  * Runs an etcd txn through the log (a follower hands it to the leader inside Raft). It resolves
  * once this member applied it, so its state machine already shows the outcome.
  */
-export async function leaderTxn(
+export async function proposeTxn(
   context: EtcdContext,
   wire: TxnRequestWire,
   call: CallContext,
 ): Promise<TxnOutcome> {
   const { command } = toTxn(wire, context.node.config.limits);
   validateCommand(command);
-  const result = await context.router.propose(() =>
-    proposeCommand(context.node.replica, command, call, ['txn']),
-  );
+  const result = await proposeCommand(context.node.replica, command, call, ['txn']);
   return { revision: result.revision, succeeded: result.succeeded };
 }
 
@@ -264,9 +263,9 @@ export async function resolveLease(kit: RecipeKit, wire: unknown, call: CallCont
   if (lease > 0) return lease;
   const { context } = kit;
   const ttlMs = DEFAULT_SESSION_TTL_SECONDS * 1000;
-  const granted = await context.router.propose(() =>
-    proposeCommand(context.node.replica, { type: 'openSession', ttlMs }, call, ['openSession']),
-  );
+  const granted = await proposeCommand(context.node.replica, { type: 'openSession', ttlMs }, call, [
+    'openSession',
+  ]);
   return granted.sessionId;
 }
 
@@ -291,7 +290,7 @@ function withdrawLater(kit: RecipeKit, key: Buffer, createRevision: number | und
     signal: kit.stopping,
     forwardedBy: null,
   };
-  leaderTxn(kit.context, withdrawTxn(key, createRevision), detached).catch((error: unknown) =>
+  proposeTxn(kit.context, withdrawTxn(key, createRevision), detached).catch((error: unknown) =>
     kit.context.node.logger.warn(
       { err: error, key: key.toString() },
       'could not withdraw an abandoned etcd lock or election candidate; it goes when its lease ends',
@@ -333,7 +332,7 @@ export async function acquire(
   const lease = await resolveLease(kit, leaseWire, stepOf(call));
   const key = candidateKeyOf(name, lease);
   const keyText = candidateText(key);
-  const joined = await leaderTxn(
+  const joined = await proposeTxn(
     context,
     { compare: [compareCreateRevision(key, 0)], success: [putOp(key, value, lease)], failure: [] },
     stepOf(call),
@@ -341,13 +340,13 @@ export async function acquire(
   // Known already when this txn created the key; otherwise once it is read back.
   let createRevision: number | undefined = joined.succeeded ? joined.revision : undefined;
   try {
-    // The txn may have been forwarded: catch up before reading.
-    await steadyBarrier(context, call);
+    // No read barrier needed: the txn resolved once this member applied it, so its state
+    // already holds our key and every candidate created before it.
     const mine = context.node.replica.stateMachine.range({ key: keyText }).kvs[0];
     if (mine === undefined) throw candidateGone(kit, kind, lease);
     createRevision = mine.createRevision;
     if (kind === 'election' && Buffer.compare(mine.value, value) !== 0) {
-      const proclaimed = await leaderTxn(
+      const proclaimed = await proposeTxn(
         context,
         {
           compare: [compareCreateRevision(key, createRevision)],
@@ -445,7 +444,7 @@ export function lockServiceImplementation(context: EtcdContext): grpc.UntypedSer
 
   // etcd's Unlock is a plain delete of the key: no check that it is a lock key, or still held.
   const unlock = async (wire: UnlockRequestWire, call: CallContext): Promise<HeaderOnlyResponseWire> => {
-    const outcome = await leaderTxn(
+    const outcome = await proposeTxn(
       context,
       { compare: [], success: [deleteOp(wire.key)], failure: [] },
       call,
