@@ -14,8 +14,8 @@
  *
  * Waiting happens on the member that received the call, on its own state machine (watch hub
  * events, no polling); the writes are proposed here (a follower hands them to the leader inside
- * Raft) and resolve once applied here; every look
- * after a wake-up follows a linearizable read barrier.
+ * Raft) and resolve once applied here; every look after a wake-up follows a linearizable read
+ * barrier.
  */
 import { Buffer } from 'node:buffer';
 import * as grpc from '@grpc/grpc-js';
