@@ -7,7 +7,7 @@
  * Here an event becomes wire fields once (a WeakMap on the hub's event) and protobuf bytes once
  * (a WeakMap on those fields); a WatchResponse is its other fields, encoded as usual, followed
  * by the events' bytes as field 11. Field 11 is the message's last field, so the result is
- * byte for byte what encoding the whole message would give (test/unit/etcd/watch-codec.test.ts).
+ * byte for byte what encoding the whole message would give (test/unit/etcd-watch-codec.test.ts).
  */
 import { join } from 'node:path';
 import type { MethodDefinition } from '@grpc/proto-loader';
