@@ -24,7 +24,7 @@ export class HeaderFactory {
 
   constructor(private readonly node: RaftreeNode) {
     this.clusterId = clusterIdOf(node.config.peers.keys());
-    this.term = node.replica.status().term;
+    this.term = node.replica.term;
     node.replica.on('softState', this.onSoftState);
   }
 

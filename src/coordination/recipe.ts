@@ -159,7 +159,7 @@ export async function acquire(
   };
 
   await readBarrier(node, context);
-  if (machine().session(sessionId) === undefined) throw sessionGone(sessionId, words.noun, name);
+  if (!machine().hasSession(sessionId)) throw sessionGone(sessionId, words.noun, name);
   let mine = candidatesOf(machine(), directory).find((c) => c.session === sessionId);
   if (mine === undefined) {
     let path: string;
@@ -251,7 +251,7 @@ async function waitForTurn(
       if (first === undefined || first.key !== mine.key || first.createRevision !== mine.createRevision)
         continue;
       // Still ours only if its session still owns it and is open.
-      if (first.session !== mine.session || now.session(mine.session) === undefined) {
+      if (first.session !== mine.session || !now.hasSession(mine.session)) {
         throw candidateGone(now, mine.session, words.noun, name);
       }
       return { candidate: first, revision: now.revision };
@@ -363,7 +363,7 @@ function sessionGone(sessionId: number, noun: string, name: string): ApiError {
 
 /** Our candidate disappeared: because the session ended, or someone deleted it. */
 function candidateGone(machine: KvStateMachine, sessionId: number, noun: string, name: string): ApiError {
-  if (machine.session(sessionId) === undefined) return sessionGone(sessionId, noun, name);
+  if (!machine.hasSession(sessionId)) return sessionGone(sessionId, noun, name);
   return new ApiError(
     grpc.status.ABORTED,
     `the candidate of session ${sessionId} in the ${noun} ${JSON.stringify(name)} was deleted (resigned, ` +

@@ -76,10 +76,12 @@ export class SessionKeeper {
     // A deposed leader must not keep sessions alive that the real leader is about to expire.
     await this.replica.readBarrier();
     this.requireLeader();
-    const session = this.replica.stateMachine.session(sessionId);
+    const session = this.replica.stateMachine.sessionTiming(sessionId);
     // Its expiry is already proposed: confirming it now would tell the client it has a TTL left.
     if (!session || this.expiring.has(sessionId)) throw unknownSession(sessionId);
-    this.arm();
+    // Arming on the first renewal of a term matters: setting the deadline before the term's
+    // resume would let arm() overwrite it with the (older) checkpoint.
+    this.armForTerm();
     this.deadlines.set(sessionId, this.now() + session.ttlMs);
     return { sessionId, ttlMs: session.ttlMs };
   }
@@ -87,9 +89,9 @@ export class SessionKeeper {
   /** Milliseconds left before the session expires, as the leader sees it. */
   remainingMs(sessionId: number): number {
     this.requireLeader();
-    const session = this.replica.stateMachine.session(sessionId);
+    const session = this.replica.stateMachine.sessionTiming(sessionId);
     if (!session) throw unknownSession(sessionId);
-    this.arm();
+    this.armForTerm();
     const deadline = this.deadlines.get(sessionId);
     return deadline === undefined ? session.ttlMs : Math.max(0, Math.round(deadline - this.now()));
   }
@@ -113,31 +115,37 @@ export class SessionKeeper {
 
   /**
    * Make deadlines match the state machine: new sessions get a full TTL, closed ones are
-   * forgotten. On the first call of a leadership term, every session resumes from its
-   * checkpoint plus the failover grace. Returns false until the leader has caught up.
+   * forgotten. Returns false until the leader has caught up. O(sessions), so only check() calls
+   * it; between two checks a new session simply has no deadline yet (it cannot expire early).
    */
   private arm(): boolean {
-    const term = this.replica.status().term;
-    if (!this.replica.isLeaderCaughtUp) return false;
+    if (!this.armForTerm()) return false;
     const now = this.now();
-    const sessions = this.replica.stateMachine.sessions();
-    if (this.armedInTerm !== term) {
-      this.deadlines.clear();
-      for (const s of sessions) {
-        this.deadlines.set(s.sessionId, now + (s.checkpointRemainingMs ?? s.ttlMs) + this.failoverGraceMs);
-      }
-      this.armedInTerm = term;
-      this.lastCheckpointAt = now;
-      if (sessions.length > 0)
-        this.log.info({ sessions: sessions.length, term }, 'resumed session deadlines as leader');
-      return true;
-    }
-    const live = new Set<number>();
-    for (const s of sessions) {
-      live.add(s.sessionId);
+    const machine = this.replica.stateMachine;
+    for (const s of machine.sessionTimings()) {
       if (!this.deadlines.has(s.sessionId)) this.deadlines.set(s.sessionId, now + s.ttlMs);
     }
-    for (const id of this.deadlines.keys()) if (!live.has(id)) this.deadlines.delete(id);
+    for (const id of this.deadlines.keys()) if (!machine.hasSession(id)) this.deadlines.delete(id);
+    return true;
+  }
+
+  /**
+   * On the first call of a leadership term, resume every session from its checkpoint plus the
+   * failover grace. Cheap once armed. Returns false until the leader has caught up.
+   */
+  private armForTerm(): boolean {
+    if (!this.replica.isLeaderCaughtUp) return false;
+    const term = this.replica.term;
+    if (this.armedInTerm === term) return true;
+    const now = this.now();
+    this.deadlines.clear();
+    for (const s of this.replica.stateMachine.sessionTimings()) {
+      this.deadlines.set(s.sessionId, now + (s.checkpointRemainingMs ?? s.ttlMs) + this.failoverGraceMs);
+    }
+    this.armedInTerm = term;
+    this.lastCheckpointAt = now;
+    if (this.deadlines.size > 0)
+      this.log.info({ sessions: this.deadlines.size, term }, 'resumed session deadlines as leader');
     return true;
   }
 

@@ -425,7 +425,7 @@ function candidateGone(kit: RecipeKit, kind: RecipeKind, lease: number): EtcdErr
   if (kind === 'lock') return mutexSessionExpired;
   // etcd's Campaign has no error for this (it would go on and "win" with a key that no longer
   // exists); say why as etcd would to a retry: the lease is gone, or the candidacy is.
-  return kit.context.node.replica.stateMachine.session(lease) === undefined
+  return !kit.context.node.replica.stateMachine.hasSession(lease)
     ? EtcdErrors.leaseNotFound
     : EtcdErrors.electionNotLeader;
 }

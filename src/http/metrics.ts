@@ -42,7 +42,7 @@ export function createNodeMetrics(node: RaftreeNode): NodeMetrics {
       },
     });
   };
-  gauge('raftree_term', 'Current Raft term.', () => replica.status().term);
+  gauge('raftree_term', 'Current Raft term.', () => replica.term);
   gauge(
     'raftree_commit_index',
     'Highest log index known to be committed.',

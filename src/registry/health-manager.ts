@@ -156,7 +156,7 @@ export class HealthManager {
         if (this.active !== null) void this.deactivate('lost leadership');
         return;
       }
-      const term = this.replica.status().term;
+      const term = this.replica.term;
       if (this.active !== null && this.active.term !== term) void this.deactivate('a new term began');
       if (this.active === null) {
         if (this.replica.isLeaderCaughtUp) this.activate(term);

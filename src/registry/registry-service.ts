@@ -95,7 +95,7 @@ export class RegistryOperations {
     const { instance: fields, sessionId } = registration;
     return this.deps.router.route(this.method('Register'), wire, context, 'write', async () => {
       const store = this.replica.stateMachine;
-      if (sessionId > 0 && store.session(sessionId) === undefined) throw unknownSession(sessionId);
+      if (sessionId > 0 && !store.hasSession(sessionId)) throw unknownSession(sessionId);
       const key = serviceKey(fields.name, fields.id);
       for (let attempt = 1; ; attempt++) {
         const existing = store.range({ key }).kvs[0];

@@ -292,6 +292,11 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return this.softState.leader;
   }
 
+  /** The current term, without building a status() view. */
+  get term(): number {
+    return this.raft.currentTerm;
+  }
+
   get isLeader(): boolean {
     return this.softState.role === 'leader';
   }

@@ -79,6 +79,16 @@ export class CoordinationState {
     return this.open.get(sessionId)?.ttlMs;
   }
 
+  /** A session's TTL and checkpoint without copying its keys (hot: every keep-alive). */
+  timing(sessionId: number): SessionImage | undefined {
+    return this.open.get(sessionId);
+  }
+
+  /** Every open session's TTL and checkpoint, in opening order, without copies. */
+  timings(): IterableIterator<SessionImage> {
+    return this.open.values();
+  }
+
   /**
    * The id for a session opened by the entry at `index` without a chosen id: the index itself,
    * or (when a client chose it earlier) the next id above it that no open session has.

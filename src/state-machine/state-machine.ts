@@ -9,7 +9,7 @@ import { StateMachineError, StateMachineErrorCode, toStateMachineError } from '.
 import { MvccStore } from './mvcc-store.js';
 import { readRange } from './range-read.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
-import type { ApplyOutcome, Command, RangeRequest, RangeResult, SessionInfo } from './types.js';
+import type { ApplyOutcome, Command, RangeRequest, RangeResult, SessionInfo, SessionTiming } from './types.js';
 import { validateCommand, validateRangeRequest } from './validation.js';
 import { WatchHub, type WatchOptions, type Watcher } from './watch-hub.js';
 
@@ -99,6 +99,24 @@ export class KvStateMachine {
   /** One open session, or undefined if it does not exist (never opened, closed or expired). */
   session(sessionId: number): SessionInfo | undefined {
     return this.coordination.info(sessionId);
+  }
+
+  /** Whether a session is open, without building its SessionInfo. */
+  hasSession(sessionId: number): boolean {
+    return this.coordination.has(sessionId);
+  }
+
+  /**
+   * One open session's TTL and last checkpoint, without its keys: no copy, so cheap enough for
+   * every keep-alive. A live view; do not keep it across applies.
+   */
+  sessionTiming(sessionId: number): SessionTiming | undefined {
+    return this.coordination.timing(sessionId);
+  }
+
+  /** Every open session's TTL and last checkpoint (live views, in opening order). */
+  sessionTimings(): IterableIterator<SessionTiming> {
+    return this.coordination.timings();
   }
 
   /** Open sessions. */

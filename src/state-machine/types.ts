@@ -363,6 +363,9 @@ export interface SessionInfo {
   readonly keys: string[];
 }
 
+/** A session's TTL and last checkpoint: SessionInfo without the keys. */
+export type SessionTiming = Omit<SessionInfo, 'keys'>;
+
 /** What apply() returns: a result, or a typed error that left the key space untouched. */
 export type ApplyOutcome =
   | { readonly ok: true; readonly index: number; readonly result: CommandResult }
