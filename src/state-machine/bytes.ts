@@ -13,6 +13,33 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Longest varint for a safe integer: 53 bits / 7 bits per byte, rounded up. */
 const MAX_VARINT_BYTES = 8;
 
+/** Size of the shared slabs small byte strings are copied into (Node's Buffer pool is 8 KiB). */
+const SLAB_BYTES = 16 * 1024;
+/** Byte strings above this get an ArrayBuffer of their own. */
+const MAX_SLABBED_BYTES = 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A copy of `view` that shares no memory with it. Small copies are carved out of a shared slab,
+ * as Node's Buffer pool does: an ArrayBuffer of its own costs a small value ~100 bytes of heap
+ * and a malloc, and made restoring 100k keys GC-bound. The price: a slab lives while any value
+ * in it does (at most SLAB_BYTES per surviving value, and values written together mostly go
+ * together).
+ */
+function copyOut(view: Uint8Array): Uint8Array {
+  const length = view.length;
+  if (length > MAX_SLABBED_BYTES) return new Uint8Array(view);
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const copy = slab.subarray(slabUsed, slabUsed + length);
+  copy.set(view);
+  slabUsed += length;
+  return copy;
+}
+
 export class ByteWriter {
   private buffer: Uint8Array;
   private length = 0;
@@ -70,6 +97,14 @@ export class ByteWriter {
   /** The bytes written so far: a view of the internal buffer, valid until the next write. */
   finish(): Uint8Array {
     return this.buffer.subarray(0, this.length);
+  }
+
+  /**
+   * finish() without the spare capacity growth left behind (up to half the buffer), for output
+   * that is kept for long, such as a snapshot image: copied when the spare part is large.
+   */
+  finishTrimmed(): Uint8Array {
+    return this.buffer.length - this.length > this.length / 8 ? this.buffer.slice(0, this.length) : this.finish();
   }
 
   private reserve(extra: number): void {
@@ -130,12 +165,11 @@ export class ByteReader {
 
   /**
    * A length-prefixed byte string, copied: the store keeps it, so it must neither pin nor alias
-   * the source (whose owner may reuse it). `new Uint8Array(view)` copies even when the source is
-   * a Node Buffer, whose slice() would not.
+   * the source (whose owner may reuse it). See copyOut for where the copy lives.
    */
   bytes(): Uint8Array {
     const length = this.varint();
-    return new Uint8Array(this.take(length));
+    return copyOut(this.take(length));
   }
 
   string(): string {

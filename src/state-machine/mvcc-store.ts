@@ -14,6 +14,12 @@ import type { KeyChange, KeyValue } from './types.js';
 
 export const EMPTY_VALUE: Uint8Array = new Uint8Array(0);
 
+/**
+ * Histories shorter than this are copied on append, not pushed to: V8 grows an array by at
+ * least 16 slots per push, which for 100k keys of one or two versions is ~14 MB of empty slots.
+ */
+const SHORT_HISTORY = 8;
+
 /** Reads at this revision see the newest versions, including those of a write batch in progress. */
 export const LATEST = Number.POSITIVE_INFINITY;
 
@@ -182,13 +188,16 @@ export class MvccStore {
   }
 
   private append(kv: KeyValue, wasLive: boolean): void {
-    let versions = this.histories.get(kv.key);
+    const versions = this.histories.get(kv.key);
     if (versions === undefined) {
-      versions = [];
-      this.histories.set(kv.key, versions);
+      this.histories.set(kv.key, [kv]);
       this.keys.add(kv.key);
+    } else if (versions.length < SHORT_HISTORY) {
+      // push() would grow the backing store to 17+ slots; most keys keep one or two versions.
+      this.histories.set(kv.key, [...versions, kv]);
+    } else {
+      versions.push(kv);
     }
-    versions.push(kv);
     if (isLive(kv) && !wasLive) this.liveKeys++;
     else if (!isLive(kv) && wasLive) this.liveKeys--;
   }
@@ -214,7 +223,8 @@ export class MvccStore {
     this.batchOpen = false;
     if (written.length === 0) return;
     this.currentRevision++;
-    this.changelog.push(written);
+    // An exact-size copy: the batch's array has spare capacity (see SHORT_HISTORY).
+    this.changelog.push(written.slice());
   }
 }
 

@@ -17,8 +17,8 @@
  * Equal states encode to equal bytes (keys sorted, change log ordered, sessions and parents sorted).
  * Version 1 images (before sessions) are not readable: nothing was deployed with them.
  */
+import { crc32 } from 'node:zlib';
 import { ByteReader, ByteWriter } from './bytes.js';
-import { crc32 } from './crc32.js';
 import { StateMachineError, StateMachineErrorCode } from './errors.js';
 import { CoordinationState, type SessionImage } from './coordination.js';
 import { EMPTY_VALUE, MvccStore } from './mvcc-store.js';
@@ -88,7 +88,7 @@ export function encodeSnapshot(
     writer.varint(next);
   }
   writer.u32(crc32(writer.finish()));
-  return writer.finish();
+  return writer.finishTrimmed();
 }
 
 /** Parses and checks an image; throws CORRUPT_SNAPSHOT (never anything else) if it is not one. */
@@ -124,39 +124,44 @@ function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
 
   const keyCount = reader.varint();
   const keys: string[] = [];
+  /** Each key's versions by ordinal: the change log names keys by ordinal. */
+  const versionsOf: KeyValue[][] = [];
   const histories = new Map<string, KeyValue[]>();
   for (let ordinal = 0; ordinal < keyCount; ordinal++) {
     const key = reader.string();
     if (ordinal > 0 && compareKeys(keys[ordinal - 1]!, key) >= 0)
       throw corrupt(`keys out of order at "${key}"`);
+    const versions = readVersions(reader, key, revision, firstChangeRevision);
     keys.push(key);
-    histories.set(key, readVersions(reader, key, revision, firstChangeRevision));
+    versionsOf.push(versions);
+    histories.set(key, versions);
   }
 
   // Each key's versions from firstChangeRevision on must be named by the change log exactly once,
   // in revision order: a per-key cursor walks them as the log names them.
-  const nextVersion = keys.map((key) => (histories.get(key)![0]!.modRevision < firstChangeRevision ? 1 : 0));
+  const nextVersion = versionsOf.map((versions) => (versions[0]!.modRevision < firstChangeRevision ? 1 : 0));
   const changelog: KeyValue[][] = [];
   for (let changeRevision = firstChangeRevision; changeRevision <= revision; changeRevision++) {
-    const changeCount = reader.varint();
+    const changeCount = countOf(reader, `revision ${changeRevision}'s changes`);
     if (changeCount === 0) throw corrupt(`revision ${changeRevision} has no changes`);
-    const written: KeyValue[] = [];
+    // Sized up front: push() would leave 16 spare slots per revision.
+    const written = new Array<KeyValue>(changeCount);
     for (let i = 0; i < changeCount; i++) {
       const ordinal = reader.varint();
-      const versions = ordinal < keyCount ? histories.get(keys[ordinal]!)! : undefined;
+      const versions = versionsOf[ordinal];
       const kv = versions?.[nextVersion[ordinal]!];
       if (kv === undefined || kv.modRevision !== changeRevision) {
         throw corrupt(`change log entry ${ordinal} at revision ${changeRevision} names no matching version`);
       }
       nextVersion[ordinal]!++;
-      written.push(kv);
+      written[i] = kv;
     }
     changelog.push(written);
   }
-  keys.forEach((key, ordinal) => {
-    if (nextVersion[ordinal] !== histories.get(key)!.length)
-      throw corrupt(`change log misses versions of "${key}"`);
-  });
+  for (let ordinal = 0; ordinal < keyCount; ordinal++) {
+    if (nextVersion[ordinal] !== versionsOf[ordinal]!.length)
+      throw corrupt(`change log misses versions of "${keys[ordinal]!}"`);
+  }
   const sessions = readSessions(reader);
   const sequences = readSequences(reader);
   reader.expectEnd();
@@ -210,9 +215,10 @@ function readVersions(
   revision: number,
   firstChangeRevision: number,
 ): KeyValue[] {
-  const versionCount = reader.varint();
+  const versionCount = countOf(reader, `key "${key}"'s versions`);
   if (versionCount === 0) throw corrupt(`key "${key}" has no versions`);
-  const versions: KeyValue[] = [];
+  // Sized up front: push() would leave 16 spare slots per key.
+  const versions = new Array<KeyValue>(versionCount);
   let previousModRevision = 0;
   for (let i = 0; i < versionCount; i++) {
     const modRevision = reader.varint();
@@ -226,7 +232,7 @@ function readVersions(
     }
     previousModRevision = modRevision;
     if (version === 0) {
-      versions.push({ key, value: EMPTY_VALUE, createRevision: 0, modRevision, version, session: 0 });
+      versions[i] = { key, value: EMPTY_VALUE, createRevision: 0, modRevision, version, session: 0 };
       continue;
     }
     const createRevision = reader.varint();
@@ -234,7 +240,14 @@ function readVersions(
       throw corrupt(`key "${key}" has createRevision ${createRevision} after modRevision ${modRevision}`);
     }
     const session = reader.varint();
-    versions.push({ key, value: reader.bytes(), createRevision, modRevision, version, session });
+    versions[i] = { key, value: reader.bytes(), createRevision, modRevision, version, session };
   }
   return versions;
+}
+
+/** A count of items that each take at least one more byte: larger than what is left is corrupt. */
+function countOf(reader: ByteReader, what: string): number {
+  const count = reader.varint();
+  if (count > reader.remaining) throw corrupt(`${what}: count ${count} exceeds the ${reader.remaining} bytes left`);
+  return count;
 }
