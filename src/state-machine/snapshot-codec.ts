@@ -17,8 +17,8 @@
  * Equal states encode to equal bytes (keys sorted, change log ordered, sessions and parents sorted).
  * Version 1 images (before sessions) are not readable: nothing was deployed with them.
  */
-import { crc32 } from 'node:zlib';
 import { ByteReader, ByteWriter } from './bytes.js';
+import { crc32 } from './crc32.js';
 import { StateMachineError, StateMachineErrorCode } from './errors.js';
 import { CoordinationState, type SessionImage } from './coordination.js';
 import { EMPTY_VALUE, MvccStore } from './mvcc-store.js';

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeCommand } from '../../../src/state-machine/commands.js';
 import { CoordinationState } from '../../../src/state-machine/coordination.js';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../../src/state-machine/crc32.js';
 import { decodeSnapshot, encodeSnapshot } from '../../../src/state-machine/snapshot-codec.js';
 import { KvStateMachine } from '../../../src/state-machine/state-machine.js';
 import type { Command } from '../../../src/state-machine/types.js';
