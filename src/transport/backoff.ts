@@ -4,7 +4,7 @@ export interface BackoffPolicy {
   readonly maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 50, maxMs: 1_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 50, maxMs: 250 };
 
 /**
  * Delay before reconnect attempt number `attempt` (0-based): a uniformly random point in the

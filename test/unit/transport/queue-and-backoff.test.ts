@@ -55,15 +55,22 @@ describe('BoundedQueue', () => {
 
 describe('backoffDelayMs', () => {
   it('grows exponentially, is capped, and jitters within the upper half of the step', () => {
-    expect(backoffDelayMs(0, DEFAULT_BACKOFF, () => 0)).toBe(25);
-    expect(backoffDelayMs(0, DEFAULT_BACKOFF, () => 1)).toBe(50);
-    expect(backoffDelayMs(3, DEFAULT_BACKOFF, () => 1)).toBe(400);
-    expect(backoffDelayMs(10, DEFAULT_BACKOFF, () => 1)).toBe(1_000);
-    expect(backoffDelayMs(10_000, DEFAULT_BACKOFF, () => 0)).toBe(500);
+    const policy = { baseMs: 50, maxMs: 1_000 };
+    expect(backoffDelayMs(0, policy, () => 0)).toBe(25);
+    expect(backoffDelayMs(0, policy, () => 1)).toBe(50);
+    expect(backoffDelayMs(3, policy, () => 1)).toBe(400);
+    expect(backoffDelayMs(10, policy, () => 1)).toBe(1_000);
+    expect(backoffDelayMs(10_000, policy, () => 0)).toBe(500);
     for (let i = 0; i < 100; i += 1) {
-      const delay = backoffDelayMs(20, DEFAULT_BACKOFF);
+      const delay = backoffDelayMs(20, policy);
       expect(delay).toBeGreaterThanOrEqual(500);
       expect(delay).toBeLessThanOrEqual(1_000);
     }
+  });
+
+  it('retries a peer that is down at least every 250 ms by default (etcd retries every 100 ms)', () => {
+    expect(backoffDelayMs(0, DEFAULT_BACKOFF, () => 1)).toBe(50);
+    expect(backoffDelayMs(30, DEFAULT_BACKOFF, () => 1)).toBe(250);
+    expect(backoffDelayMs(30, DEFAULT_BACKOFF, () => 0)).toBe(125);
   });
 });
