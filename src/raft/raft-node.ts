@@ -8,6 +8,7 @@ import { ReadIndexQueue } from './read-index.js';
 import {
   ConfChangeType,
   EntryType,
+  SNAPSHOT_DATA_IN_STORAGE,
   type AppendRequest,
   type AppendResponse,
   type ConfChange,
@@ -327,6 +328,18 @@ export class RaftNode {
     this.confHistory = this.confHistory.filter((c) => c.index > index);
     this.snapshot = snapshot;
     return snapshot;
+  }
+
+  /**
+   * The host holds the snapshot at `index` durably and will send it from storage: the core drops
+   * its copy of the image (as large as the whole state) and from then on sends snapshot messages
+   * whose data is SNAPSHOT_DATA_IN_STORAGE. Ignored unless `index` is the newest snapshot's, so a
+   * newer snapshot received while the host was persisting the older one keeps its image.
+   */
+  forgetSnapshotData(index: number): void {
+    if (this.snapshot === null || this.snapshot.meta.index !== index) return;
+    if (this.snapshot.data === SNAPSHOT_DATA_IN_STORAGE) return;
+    this.snapshot = { meta: this.snapshot.meta, data: SNAPSHOT_DATA_IN_STORAGE };
   }
 
   private confAt(index: number): ConfState {

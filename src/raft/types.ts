@@ -63,9 +63,18 @@ export interface SnapshotMeta {
 
 export interface Snapshot {
   readonly meta: SnapshotMeta;
-  /** The state machine image, opaque to the core. */
+  /**
+   * The state machine image, opaque to the core; SNAPSHOT_DATA_IN_STORAGE in a snapshot message
+   * of a node whose host had it forget the image (RaftNode.forgetSnapshotData).
+   */
   readonly data: Uint8Array;
 }
+
+/**
+ * Stands for a snapshot image the core no longer holds because the host keeps it in storage:
+ * the host sends the stored snapshot in place of a message carrying this (compare by identity).
+ */
+export const SNAPSHOT_DATA_IN_STORAGE: Uint8Array = new Uint8Array(0);
 
 export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
 

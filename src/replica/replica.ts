@@ -7,6 +7,7 @@ import { RaftNode, type RaftStatus } from '../raft/raft-node.js';
 import {
   EntryType,
   mayPrecedePersistence,
+  SNAPSHOT_DATA_IN_STORAGE,
   type ConfChange,
   type Entry,
   type HardState,
@@ -14,6 +15,7 @@ import {
   type NodeId,
   type ProposalAck,
   type Ready,
+  type SnapshotRequest,
   type SoftState,
 } from '../raft/types.js';
 import { KvStateMachine } from '../state-machine/index.js';
@@ -148,6 +150,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private unwrittenHardState: HardState | null = null;
   /** Messages waiting for the answers of the Ready that produced them to leave first. */
   private heldMessages: Message[] = [];
+  /** Followers whose snapshot is being read from storage to be sent. */
+  private readonly snapshotLoads = new Set<NodeId>();
   private releaseScheduled = false;
   /** Reads waiting to be batched into one ReadIndex request. */
   private readBatch: ReadWaiter[] = [];
@@ -184,6 +188,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       persisted,
       bootstrapVoters: options.founders,
     });
+    // The image is in storage; keeping a second copy in memory would double the node's footprint.
+    if (persisted.snapshot) raft.forgetSnapshotData(persisted.snapshot.meta.index);
     const replica = new Replica(options, raft, stateMachine);
     options.logger.info(
       {
@@ -398,6 +404,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       this.send(late);
       // 3. Apply.
       this.apply(ready);
+      if (ready.snapshot) this.raft.forgetSnapshotData(ready.snapshot.meta.index);
     } else {
       // Nothing to make durable: no entries, snapshot, term or vote, at most a higher commit
       // index, which Raft does not need durable (a restarted node learns it again from the
@@ -444,7 +451,47 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** Hands messages to the transport, after any still held back (so each peer gets them in order). */
   private send(messages: readonly Message[]): void {
     this.releaseHeldMessages();
-    if (messages.length > 0) this.options.transport.send(messages);
+    if (messages.length > 0) this.deliver(messages);
+  }
+
+  private deliver(messages: readonly Message[]): void {
+    if (!messages.some(needsStoredSnapshot)) {
+      this.options.transport.send(messages);
+      return;
+    }
+    const direct: Message[] = [];
+    for (const message of messages) {
+      if (needsStoredSnapshot(message)) this.sendStoredSnapshot(message);
+      else direct.push(message);
+    }
+    if (direct.length > 0) this.options.transport.send(direct);
+  }
+
+  /**
+   * Sends the stored snapshot in place of `message`, whose image the core no longer holds. The
+   * stored one is the same or newer (a follower acknowledging a newer index is fine). A failed
+   * read is logged; the core resends after its snapshot retry timeout.
+   */
+  private sendStoredSnapshot(message: SnapshotRequest): void {
+    if (this.snapshotLoads.has(message.to)) return; // one read per follower at a time
+    this.snapshotLoads.add(message.to);
+    this.options.storage
+      .loadSnapshot()
+      .then((stored) => {
+        if (this.stopped) return;
+        if (stored === null || stored.meta.index < message.snapshot.meta.index) {
+          this.log.warn(
+            { to: message.to, wanted: message.snapshot.meta.index, stored: stored?.meta.index ?? 0 },
+            'the snapshot to send is not in storage; will retry',
+          );
+          return;
+        }
+        this.options.transport.send([{ ...message, snapshot: stored }]);
+      })
+      .catch((error: unknown) => {
+        this.log.warn({ err: error, to: message.to }, 'could not read the snapshot to send; will retry');
+      })
+      .finally(() => this.snapshotLoads.delete(message.to));
   }
 
   /** Holds messages back until the next turn of the event loop (see handleReady). */
@@ -463,7 +510,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (this.heldMessages.length === 0) return;
     const held = this.heldMessages;
     this.heldMessages = [];
-    this.options.transport.send(held);
+    this.deliver(held);
   }
 
   /**
@@ -605,6 +652,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const started = performance.now();
     const snapshot = this.raft.compact(applied, this.stateMachine.snapshot());
     await this.options.storage.compact(snapshot);
+    this.raft.forgetSnapshotData(snapshot.meta.index);
     this.counters.snapshotsTaken++;
     this.log.info(
       { index: applied, bytes: snapshot.data.length, ms: Math.round(performance.now() - started) },
@@ -884,4 +932,9 @@ function rejectWhere<W extends { reject(error: Error): void }>(
     error ??= makeError();
     for (const w of request.waiters) w.reject(error);
   }
+}
+
+/** A snapshot message whose image the core left in storage (see RaftNode.forgetSnapshotData). */
+function needsStoredSnapshot(message: Message): message is SnapshotRequest {
+  return message.type === 'snapshot' && message.snapshot.data === SNAPSHOT_DATA_IN_STORAGE;
 }

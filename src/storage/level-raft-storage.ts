@@ -125,6 +125,10 @@ export class LevelRaftStorage implements RaftStorage {
     return this.exclusive('compact', () => this.write(planCompact(this.bounds, snapshot)));
   }
 
+  loadSnapshot(): Promise<Snapshot | null> {
+    return this.exclusive('loadSnapshot', async () => readSnapshotImage(this.db, await readSnapshotMeta(this.db)));
+  }
+
   /** Waits for queued operations, then releases the directory. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.queue.then(() => this.db.close());

@@ -64,6 +64,12 @@ export class MemoryRaftStorage implements RaftStorage {
     this.apply(planCompact(this.durable.bounds, snapshot));
   }
 
+  async loadSnapshot(): Promise<Snapshot | null> {
+    this.assertOpen('loadSnapshot');
+    const { snapshot } = this.durable;
+    return snapshot === null ? null : copySnapshot(snapshot);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

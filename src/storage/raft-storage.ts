@@ -44,5 +44,11 @@ export interface RaftStorage {
    * beyond the last entry empties the log; the next entry then follows the snapshot.
    */
   compact(snapshot: Snapshot): Promise<void>;
+  /**
+   * The stored snapshot with its image, or null when there is none: a leader sends it to a
+   * follower that fell behind its log (the core does not keep the image in memory, see
+   * RaftNode.forgetSnapshotData). Ordered with the writes, so never a half-written snapshot.
+   */
+  loadSnapshot(): Promise<Snapshot | null>;
   close(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  * plan out (atomically).
  */
 import type { Entry, HardState, Snapshot } from '../raft/types.js';
-import { EntryType } from '../raft/types.js';
+import { EntryType, SNAPSHOT_DATA_IN_STORAGE } from '../raft/types.js';
 import { StorageInvalidWriteError } from './errors.js';
 import type { PersistBatch } from './raft-storage.js';
 
@@ -138,6 +138,8 @@ function validateSnapshot(snapshot: Snapshot, bounds: LogBounds): void {
     );
   if (!(snapshot.data instanceof Uint8Array))
     throw new StorageInvalidWriteError('snapshot data must be a Uint8Array');
+  if (snapshot.data === SNAPSHOT_DATA_IN_STORAGE)
+    throw new StorageInvalidWriteError('snapshot has no image: the core forgot it (it is already stored)');
   for (const id of [...meta.conf.voters, ...meta.conf.learners]) {
     if (typeof id !== 'string')
       throw new StorageInvalidWriteError('snapshot configuration members must be strings');

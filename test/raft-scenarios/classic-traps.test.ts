@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RaftError } from '../../src/raft/errors.js';
-import { ConfChangeType, type Message } from '../../src/raft/types.js';
+import { ConfChangeType, SNAPSHOT_DATA_IN_STORAGE, type Message } from '../../src/raft/types.js';
 import { command, ScenarioCluster, text } from './harness.js';
 
 const isAppendCarrying = (m: Message, index: number): boolean =>
@@ -251,6 +251,56 @@ describe('snapshots', () => {
     c.stabilize();
     expect(c.applied('n3')).toEqual(['after']);
     expect(c.raft('n3').appliedIndex).toBe(c.raft('n1').appliedIndex);
+  });
+});
+
+describe('snapshot images kept only in storage', () => {
+  it('sends SNAPSHOT_DATA_IN_STORAGE once the host had the core forget the image, for the host to fill in', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.crash('n3');
+    for (let i = 0; i < 10; i++) c.propose('n1', `v${i}`);
+    c.stabilize();
+    c.compact('n1');
+    const index = c.raft('n1').snapshotIndex;
+    // Not the newest snapshot's index: ignored, so the image is still sent as it is.
+    c.raft('n1').forgetSnapshotData(index - 1);
+    c.start('n3');
+    c.stabilize();
+    c.tickAll(2);
+    const first = c.delivered.filter((m) => m.type === 'snapshot' && m.to === 'n3');
+    expect(first).toHaveLength(1);
+    expect(first[0]!.type === 'snapshot' && first[0]!.snapshot.data).not.toBe(SNAPSHOT_DATA_IN_STORAGE);
+
+    c.crash('n3');
+    for (let i = 0; i < 10; i++) c.propose('n1', `w${i}`);
+    c.stabilize();
+    c.compact('n1');
+    const newer = c.raft('n1').snapshotIndex;
+    c.raft('n1').forgetSnapshotData(newer);
+    const held: Message[] = [];
+    c.dropIf = (m) => {
+      if (m.type !== 'snapshot') return false;
+      held.push(m);
+      return true;
+    };
+    c.start('n3');
+    c.stabilize();
+    c.tickAll(2);
+    expect(held).toHaveLength(1);
+    const request = held[0]!;
+    if (request.type !== 'snapshot') throw new Error('unreachable');
+    expect(request.snapshot.data).toBe(SNAPSHOT_DATA_IN_STORAGE);
+    expect(request.snapshot.meta.index).toBe(newer);
+
+    // The host sends the stored snapshot instead; the follower catches up from it.
+    c.dropIf = () => false;
+    c.raft('n3').step({ ...request, snapshot: c.node('n1').disk.snapshot! });
+    c.stabilize();
+    expect(c.raft('n3').snapshotIndex).toBe(newer);
+    c.propose('n1', 'after');
+    c.stabilize();
+    expect(c.applied('n3')).toEqual(['after']);
   });
 });
 

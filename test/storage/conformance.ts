@@ -4,7 +4,7 @@
  * the contract in src/storage/raft-storage.ts, including its refusal of invalid writes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PersistedState } from '../../src/raft/types.js';
+import { SNAPSHOT_DATA_IN_STORAGE, type PersistedState } from '../../src/raft/types.js';
 import type { RaftStorage } from '../../src/storage/raft-storage.js';
 import { entries, entry, snapshot, snapshotImage } from './helpers.js';
 
@@ -188,6 +188,29 @@ export function raftStorageConformance(name: string, makeHarness: () => StorageH
       expect((await reopen()).snapshot).toEqual(small);
     });
 
+    it('loadSnapshot gives the stored snapshot with its image, in order with writes issued before it', async () => {
+      expect(await storage.loadSnapshot()).toBeNull();
+      await storage.persist({ hardState: NO_HARD_STATE, entries: entries(1, 10, 1), snapshot: null });
+      const pending = storage.compact(snapshot(6, 1, 700));
+      expect(await storage.loadSnapshot()).toEqual(snapshot(6, 1, 700));
+      await pending;
+      const received = snapshot(20, 2, 300, { voters: ['a', 'b'], learners: ['c'] });
+      await storage.persist({ hardState: NO_HARD_STATE, entries: [], snapshot: received });
+      expect(await storage.loadSnapshot()).toEqual(received);
+      storage = await harness.reopen(storage);
+      expect(await storage.loadSnapshot()).toEqual(received);
+    });
+
+    it('refuses to store a snapshot whose image the core forgot (SNAPSHOT_DATA_IN_STORAGE)', async () => {
+      await storage.persist({ hardState: NO_HARD_STATE, entries: entries(1, 4, 1), snapshot: null });
+      const forgotten = { meta: snapshot(3, 1).meta, data: SNAPSHOT_DATA_IN_STORAGE };
+      expect(await rejectionCode(storage.compact(forgotten))).toBe('STORAGE_INVALID_WRITE');
+      expect(await rejectionCode(storage.persist({ hardState: NO_HARD_STATE, entries: [], snapshot: forgotten }))).toBe(
+        'STORAGE_INVALID_WRITE',
+      );
+      expect(await storage.loadSnapshot()).toBeNull();
+    });
+
     it('refuses a gap between the log and new entries, changing nothing', async () => {
       await storage.persist({ hardState: { term: 1, vote: null, commit: 0 }, entries: entries(1, 3, 1), snapshot: null });
       const before = await storage.load();
@@ -254,6 +277,7 @@ export function raftStorageConformance(name: string, makeHarness: () => StorageH
       expect(await rejectionCode(storage.load())).toBe('STORAGE_CLOSED');
       expect(await rejectionCode(storage.persist({ hardState: NO_HARD_STATE, entries: entries(1, 1, 1), snapshot: null }))).toBe('STORAGE_CLOSED');
       expect(await rejectionCode(storage.compact(snapshot(1, 1)))).toBe('STORAGE_CLOSED');
+      expect(await rejectionCode(storage.loadSnapshot())).toBe('STORAGE_CLOSED');
       await storage.close(); // idempotent
       storage = await harness.reopen(storage);
       expect((await storage.load()).entries).toEqual([]);
