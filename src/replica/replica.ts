@@ -150,6 +150,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private unwrittenHardState: HardState | null = null;
   /** Messages waiting for the answers of the Ready that produced them to leave first. */
   private heldMessages: Message[] = [];
+  /** A snapshot is being stored (see maybeCompact). */
+  private compacting = false;
   /** Followers whose snapshot is being read from storage to be sent. */
   private readonly snapshotLoads = new Set<NodeId>();
   private releaseScheduled = false;
@@ -429,7 +431,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     // 4. Advance.
     this.raft.advance();
     this.serveReads();
-    await this.maybeCompact();
+    this.maybeCompact();
   }
 
   /** Step 3: restore a received snapshot, apply committed entries, note read states. */
@@ -642,22 +644,47 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
   }
 
-  private async maybeCompact(): Promise<void> {
+  /**
+   * Takes a snapshot once enough entries were applied. Encoding it is synchronous; storing it is
+   * not awaited: storage writes the image in pieces between the log's own writes, so the Ready
+   * loop (appends, heartbeats) keeps going. The core's copy of the image is dropped once stored.
+   */
+  private maybeCompact(): void {
     const applied = this.stateMachine.appliedIndex;
     if (
+      this.compacting ||
       applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries ||
       applied > this.raft.appliedIndex
     )
       return;
     const started = performance.now();
     const snapshot = this.raft.compact(applied, this.stateMachine.snapshot());
-    await this.options.storage.compact(snapshot);
-    this.raft.forgetSnapshotData(snapshot.meta.index);
-    this.counters.snapshotsTaken++;
-    this.log.info(
-      { index: applied, bytes: snapshot.data.length, ms: Math.round(performance.now() - started) },
-      'snapshot taken, log compacted',
-    );
+    const encodedMs = Math.round(performance.now() - started);
+    this.compacting = true;
+    this.options.storage
+      .compact(snapshot)
+      .then(
+        () => {
+          this.raft.forgetSnapshotData(snapshot.meta.index);
+          this.counters.snapshotsTaken++;
+          this.log.info(
+            {
+              index: applied,
+              bytes: snapshot.data.length,
+              encodeMs: encodedMs,
+              ms: Math.round(performance.now() - started),
+            },
+            'snapshot taken, log compacted',
+          );
+        },
+        (error: unknown) => {
+          if (this.stopped) return; // storage closed under it at shutdown: the next start redoes it
+          this.fail(error instanceof Error ? error : new Error(String(error)));
+        },
+      )
+      .finally(() => {
+        this.compacting = false;
+      });
   }
 
   // ---------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ const Namespace = {
   HardState: 0x01,
   SnapshotMeta: 0x02,
   SnapshotChunk: 0x03,
+  /** The second chunk slot: a new snapshot is written beside the live one, then switched to. */
+  SnapshotChunkB: 0x04,
   Entry: 0x10,
 } as const;
 
@@ -38,10 +40,28 @@ export const SNAPSHOT_META_KEY = Buffer.from([Namespace.SnapshotMeta]);
 
 /** Iterator bounds covering every key of a namespace. */
 export const ENTRY_RANGE = { gte: Buffer.from([Namespace.Entry]), lt: Buffer.from([Namespace.Entry + 1]) };
-export const SNAPSHOT_CHUNK_RANGE = {
-  gte: Buffer.from([Namespace.SnapshotChunk]),
-  lt: Buffer.from([Namespace.SnapshotChunk + 1]),
+
+/**
+ * Which of the two chunk namespaces a snapshot image lives in. A new image is written into the
+ * slot the live snapshot does not use (in pieces, while the log keeps being written), and the
+ * metadata switches to it in one small synced batch.
+ */
+export type ChunkSlot = 0 | 1;
+
+const CHUNK_NAMESPACE: Readonly<Record<ChunkSlot, number>> = {
+  0: Namespace.SnapshotChunk,
+  1: Namespace.SnapshotChunkB,
 };
+
+export function otherSlot(slot: ChunkSlot): ChunkSlot {
+  return slot === 0 ? 1 : 0;
+}
+
+/** Iterator bounds covering every chunk key of a slot. */
+export function snapshotChunkRange(slot: ChunkSlot): { gte: Buffer; lt: Buffer } {
+  const namespace = CHUNK_NAMESPACE[slot];
+  return { gte: Buffer.from([namespace]), lt: Buffer.from([namespace + 1]) };
+}
 
 export function entryKey(index: number): Buffer {
   const key = Buffer.allocUnsafe(9);
@@ -50,9 +70,9 @@ export function entryKey(index: number): Buffer {
   return key;
 }
 
-export function snapshotChunkKey(chunkNumber: number): Buffer {
+export function snapshotChunkKey(chunkNumber: number, slot: ChunkSlot = 0): Buffer {
   const key = Buffer.allocUnsafe(5);
-  key[0] = Namespace.SnapshotChunk;
+  key[0] = CHUNK_NAMESPACE[slot];
   key.writeUInt32BE(chunkNumber, 1);
   return key;
 }
@@ -63,8 +83,8 @@ export function indexOfEntryKey(key: Buffer): number | null {
   return readU64(key, 1);
 }
 
-export function chunkNumberOfKey(key: Buffer): number | null {
-  if (key.length !== 5 || key[0] !== Namespace.SnapshotChunk) return null;
+export function chunkNumberOfKey(key: Buffer, slot: ChunkSlot = 0): number | null {
+  if (key.length !== 5 || key[0] !== CHUNK_NAMESPACE[slot]) return null;
   return key.readUInt32BE(1);
 }
 
@@ -159,6 +179,9 @@ class PayloadReader {
   rest(): Buffer {
     return this.bytes(this.buf.length - this.offset);
   }
+  atEnd(): boolean {
+    return this.offset === this.buf.length;
+  }
   end(): void {
     if (this.offset !== this.buf.length)
       throw new RecordDecodeError(`${this.buf.length - this.offset} unexpected trailing bytes`);
@@ -246,13 +269,15 @@ export interface StoredSnapshotMeta {
   readonly chunkCount: number;
   /** CRC-32 of the whole image: catches a chunk from another snapshot that checks out on its own. */
   readonly imageCrc: number;
+  /** Where the chunks are (stores written before slots existed have no slot byte: slot 0). */
+  readonly chunkSlot: ChunkSlot;
 }
 
 export function encodeSnapshotMeta(stored: StoredSnapshotMeta): Buffer {
   const voters = stored.meta.conf.voters.map((id) => Buffer.from(id, 'utf8'));
   const learners = stored.meta.conf.learners.map((id) => Buffer.from(id, 'utf8'));
   const idBytes = [...voters, ...learners].reduce((sum, id) => sum + 4 + id.length, 0);
-  const record = allocRecord(8 + 8 + 8 + 4 + 4 + 4 + 4 + idBytes);
+  const record = allocRecord(8 + 8 + 8 + 4 + 4 + 4 + 4 + idBytes + 1);
   let at = PAYLOAD_OFFSET;
   writeU64(record, at, stored.meta.index);
   writeU64(record, at + 8, stored.meta.term);
@@ -266,6 +291,7 @@ export function encodeSnapshotMeta(stored: StoredSnapshotMeta): Buffer {
       at += id.copy(record, at);
     }
   }
+  record[at] = stored.chunkSlot;
   return seal(SNAPSHOT_META_KEY, record);
 }
 
@@ -279,9 +305,11 @@ export function decodeSnapshotMeta(record: Buffer): StoredSnapshotMeta {
   const readIds = (): NodeId[] => Array.from({ length: reader.u32() }, () => reader.string());
   const voters = readIds();
   const learners = readIds();
+  const chunkSlot = reader.atEnd() ? 0 : reader.u8();
+  if (chunkSlot !== 0 && chunkSlot !== 1) throw new RecordDecodeError(`unknown chunk slot ${chunkSlot}`);
   reader.end();
   const conf: ConfState = { voters, learners };
-  return { meta: { index, term, conf }, imageLength, chunkCount, imageCrc };
+  return { meta: { index, term, conf }, imageLength, chunkCount, imageCrc, chunkSlot };
 }
 
 /** Each chunk names the snapshot it belongs to, so a stale chunk cannot pass for a current one. */
@@ -289,8 +317,9 @@ export function encodeSnapshotChunk(
   chunkNumber: number,
   meta: SnapshotMeta,
   data: Uint8Array,
+  slot: ChunkSlot = 0,
 ): { key: Buffer; value: Buffer } {
-  const key = snapshotChunkKey(chunkNumber);
+  const key = snapshotChunkKey(chunkNumber, slot);
   const value = allocRecord(16 + data.length);
   writeU64(value, PAYLOAD_OFFSET, meta.index);
   writeU64(value, PAYLOAD_OFFSET + 8, meta.term);

@@ -2,11 +2,17 @@
  * Durable Raft storage on LevelDB (classic-level). See docs/storage.md for the layout, the record
  * format and the atomicity rules.
  *
- * Every persist/compact is ONE LevelDB write batch committed with `sync: true`: LevelDB appends the batch
+ * Every persist is ONE LevelDB write batch committed with `sync: true`: LevelDB appends the batch
  * to its write-ahead log and fsyncs it before the promise resolves, and a batch is applied all or
  * nothing on recovery. Entries discarded by a snapshot, a compaction or a suffix truncation are
  * deleted by enumerating their keys inside that same batch: the in-memory log bounds say exactly
  * which indexes exist, so no scan is needed (`db.clear()` would be a separate, non-atomic write).
+ *
+ * A compaction is the exception: its image (as large as the whole state) would make one batch
+ * that holds up every append behind it for up to seconds, long enough for an election. So it
+ * writes the image one chunk per batch into the chunk slot the live snapshot does not use, each
+ * batch queued like any other write, and then switches the metadata to that slot and discards
+ * the covered entries in one small synced batch. Until the switch, the old snapshot stays whole.
  */
 import { ClassicLevel } from 'classic-level';
 import type { Entry, PersistedState, Snapshot } from '../raft/types.js';
@@ -18,6 +24,7 @@ import {
   decodeSnapshotMeta,
   chunkNumberOfKey,
   crc32,
+  otherSlot,
   encodeEntry,
   encodeFormatMarker,
   encodeHardState,
@@ -30,9 +37,10 @@ import {
   HARD_STATE_KEY,
   indexOfEntryKey,
   RecordDecodeError,
-  SNAPSHOT_CHUNK_RANGE,
   SNAPSHOT_META_KEY,
   snapshotChunkKey,
+  snapshotChunkRange,
+  type ChunkSlot,
   type StoredSnapshotMeta,
 } from './codec.js';
 import {
@@ -59,18 +67,34 @@ export interface LevelRaftStorageOptions {
 
 const EMPTY_HARD_STATE = { term: 0, vote: null, commit: 0 } as const;
 
+/** An image a compaction already wrote into the free slot, chunk by chunk. */
+interface StagedImage {
+  readonly slot: ChunkSlot;
+  readonly chunkCount: number;
+}
+
 export class LevelRaftStorage implements RaftStorage {
   private readonly counters = new StorageCounters();
   /** Serializes operations: each one plans against the bounds the previous one left. */
   private queue: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | null = null;
   private writeFailure: { cause: unknown } | null = null;
+  /** Compactions run one at a time: two would write their chunks into the same free slot. */
+  private compactions: Promise<unknown> = Promise.resolve();
+  /**
+   * Snapshots stored by persist (received from a leader). A compaction that sees this change
+   * since it was asked for gives up: the received snapshot is newer and took the free slot.
+   */
+  private snapshotsReceived = 0;
 
   private constructor(
     readonly dir: string,
     private readonly db: Db,
     private bounds: LogBounds,
-    private snapshotChunkCount: number,
+    /** The slot the live snapshot's chunks are in (0 when there is no snapshot). */
+    private liveSlot: ChunkSlot,
+    /** Per slot, one past the highest chunk number that may be stored there (0: empty). */
+    private readonly slotChunks: [number, number],
     private readonly snapshotChunkBytes: number,
   ) {}
 
@@ -96,7 +120,9 @@ export class LevelRaftStorage implements RaftStorage {
       await checkFormatMarker(db, dir);
       const stored = await readSnapshotMeta(db);
       const bounds = await readLogBounds(db, stored?.meta.index ?? 0);
-      return new LevelRaftStorage(dir, db, bounds, stored?.chunkCount ?? 0, snapshotChunkBytes);
+      const slotChunks: [number, number] = [await chunkBound(db, 0), await chunkBound(db, 1)];
+      // Without a snapshot, slot 1 counts as the (empty) live one, so the first goes to slot 0.
+      return new LevelRaftStorage(dir, db, bounds, stored?.chunkSlot ?? 1, slotChunks, snapshotChunkBytes);
     } catch (error) {
       await db.close();
       throw error;
@@ -121,13 +147,60 @@ export class LevelRaftStorage implements RaftStorage {
     return this.exclusive('persist', () => this.write(planPersist(this.bounds, batch), batch.sync ?? true));
   }
 
+  /**
+   * Stores `snapshot` and discards the entries it covers, without one huge batch (see the top of
+   * this file): a synced batch per chunk into the free slot, then the switch. Resolves once the
+   * switch is durable, or as soon as a newer snapshot was stored meanwhile (a received one: it
+   * covers more, and it reused the free slot).
+   */
   compact(snapshot: Snapshot): Promise<void> {
-    return this.exclusive('compact', () => this.write(planCompact(this.bounds, snapshot)));
+    const receivedBefore = this.snapshotsReceived;
+    const superseded = (): boolean => this.snapshotsReceived !== receivedBefore;
+    const run = this.compactions.then(() => this.compactInSteps(snapshot, superseded));
+    this.compactions = run.catch(() => undefined);
+    return run;
+  }
+
+  private async compactInSteps(snapshot: Snapshot, superseded: () => boolean): Promise<void> {
+    const slot = await this.exclusive('compact', async () => {
+      if (superseded()) return null;
+      planCompact(this.bounds, snapshot); // refuses a stale or malformed snapshot before any write
+      const slot = otherSlot(this.liveSlot);
+      // Leftovers of a compaction that never finished (a crash, or a newer snapshot won).
+      const leftovers: BatchOp[] = [];
+      for (let chunk = 0; chunk < this.slotChunks[slot]; chunk++)
+        leftovers.push({ type: 'del', key: snapshotChunkKey(chunk, slot) });
+      if (leftovers.length > 0) await this.commitBatch(leftovers, false);
+      this.slotChunks[slot] = 0;
+      return slot;
+    });
+    if (slot === null) return;
+    const image = snapshot.data;
+    const chunkCount = this.chunkCountOf(image);
+    for (let chunk = 0; chunk < chunkCount; chunk++) {
+      const stop = await this.exclusive('compact', async () => {
+        if (superseded()) return true;
+        const piece = image.subarray(chunk * this.snapshotChunkBytes, (chunk + 1) * this.snapshotChunkBytes);
+        const op = encodeSnapshotChunk(chunk, snapshot.meta, piece, slot);
+        // Synced: the switch below must never point at chunks a power cut could still take.
+        await this.commitBatch([{ type: 'put', ...op }], true);
+        this.slotChunks[slot] = chunk + 1;
+        this.counters.syncedBatches += 1;
+        this.counters.bytesWritten += op.key.length + op.value.length;
+        return false;
+      });
+      if (stop) return;
+    }
+    await this.exclusive('compact', async () => {
+      if (superseded()) return;
+      await this.write(planCompact(this.bounds, snapshot), true, { slot, chunkCount });
+    });
   }
 
   loadSnapshot(): Promise<Snapshot | null> {
     return this.exclusive('loadSnapshot', async () => readSnapshotImage(this.db, await readSnapshotMeta(this.db)));
   }
+
 
   /** Waits for queued operations, then releases the directory. Idempotent. */
   close(): Promise<void> {
@@ -145,7 +218,7 @@ export class LevelRaftStorage implements RaftStorage {
     return result;
   }
 
-  private async write(plan: WritePlan, sync = true): Promise<void> {
+  private async write(plan: WritePlan, sync = true, staged: StagedImage | null = null): Promise<void> {
     const ops: BatchOp[] = [];
     let discarded = 0;
     for (const range of plan.deleteRanges) {
@@ -153,13 +226,30 @@ export class LevelRaftStorage implements RaftStorage {
         ops.push({ type: 'del', key: entryKey(index) });
       discarded += range.to - range.from + 1;
     }
-    let chunkCount = this.snapshotChunkCount;
-    if (plan.snapshot !== null) chunkCount = this.snapshotOps(plan.snapshot, ops);
+    const switched = plan.snapshot === null ? null : this.snapshotOps(plan.snapshot, ops, staged);
     for (const entry of plan.entries) ops.push({ type: 'put', ...encodeEntry(entry) });
     if (plan.hardState !== null)
       ops.push({ type: 'put', key: HARD_STATE_KEY, value: encodeHardState(plan.hardState) });
     if (ops.length === 0) return;
 
+    await this.commitBatch(ops, sync);
+    this.bounds = plan.bounds;
+    if (switched !== null) {
+      this.slotChunks[this.liveSlot] = 0;
+      this.slotChunks[switched.slot] = switched.chunkCount;
+      this.liveSlot = switched.slot;
+      if (staged === null) this.snapshotsReceived += 1;
+    }
+    if (sync) this.counters.syncedBatches += 1;
+    this.counters.entriesWritten += plan.entries.length;
+    this.counters.entriesDiscarded += discarded;
+    if (plan.snapshot !== null) this.counters.snapshotsWritten += 1;
+    for (const op of ops)
+      this.counters.bytesWritten += op.key.length + (op.type === 'put' ? op.value.length : 0);
+  }
+
+  /** writeBatch, and a failed write makes the store refuse further work. */
+  private async commitBatch(ops: readonly BatchOp[], sync: boolean): Promise<void> {
     try {
       await this.writeBatch(ops, sync);
     } catch (error) {
@@ -167,14 +257,6 @@ export class LevelRaftStorage implements RaftStorage {
       this.writeFailure = { cause: error };
       throw new StorageFailedError('write', { cause: error });
     }
-    this.bounds = plan.bounds;
-    this.snapshotChunkCount = chunkCount;
-    if (sync) this.counters.syncedBatches += 1;
-    this.counters.entriesWritten += plan.entries.length;
-    this.counters.entriesDiscarded += discarded;
-    if (plan.snapshot !== null) this.counters.snapshotsWritten += 1;
-    for (const op of ops)
-      this.counters.bytesWritten += op.key.length + (op.type === 'put' ? op.value.length : 0);
   }
 
   /**
@@ -196,24 +278,38 @@ export class LevelRaftStorage implements RaftStorage {
     await batch.write({ sync });
   }
 
-  /** Appends the ops storing `snapshot` (meta + chunks, dropping surplus old chunks); returns its chunk count. */
-  private snapshotOps(snapshot: Snapshot, ops: BatchOp[]): number {
+  /**
+   * Appends the ops storing `snapshot` in the free slot (its chunks, unless a compaction staged
+   * them already, and any surplus chunks there), dropping the old image, and switching the
+   * metadata to the new slot. Returns where the image now lives.
+   */
+  private snapshotOps(snapshot: Snapshot, ops: BatchOp[], staged: StagedImage | null): StagedImage {
     const image = snapshot.data;
-    const chunkCount = Math.ceil(image.length / this.snapshotChunkBytes);
-    for (let chunk = 0; chunk < chunkCount; chunk++) {
-      const piece = image.subarray(chunk * this.snapshotChunkBytes, (chunk + 1) * this.snapshotChunkBytes);
-      ops.push({ type: 'put', ...encodeSnapshotChunk(chunk, snapshot.meta, piece) });
+    const slot = staged?.slot ?? otherSlot(this.liveSlot);
+    const chunkCount = staged?.chunkCount ?? this.chunkCountOf(image);
+    if (staged === null) {
+      for (let chunk = 0; chunk < chunkCount; chunk++) {
+        const piece = image.subarray(chunk * this.snapshotChunkBytes, (chunk + 1) * this.snapshotChunkBytes);
+        ops.push({ type: 'put', ...encodeSnapshotChunk(chunk, snapshot.meta, piece, slot) });
+      }
+      for (let stale = chunkCount; stale < this.slotChunks[slot]; stale++)
+        ops.push({ type: 'del', key: snapshotChunkKey(stale, slot) });
     }
-    for (let stale = chunkCount; stale < this.snapshotChunkCount; stale++)
-      ops.push({ type: 'del', key: snapshotChunkKey(stale) });
+    for (let old = 0; old < this.slotChunks[this.liveSlot]; old++)
+      ops.push({ type: 'del', key: snapshotChunkKey(old, this.liveSlot) });
     const stored: StoredSnapshotMeta = {
       meta: snapshot.meta,
       imageLength: image.length,
       chunkCount,
       imageCrc: crc32(image),
+      chunkSlot: slot,
     };
     ops.push({ type: 'put', key: SNAPSHOT_META_KEY, value: encodeSnapshotMeta(stored) });
-    return chunkCount;
+    return { slot, chunkCount };
+  }
+
+  private chunkCountOf(image: Uint8Array): number {
+    return Math.ceil(image.length / this.snapshotChunkBytes);
   }
 
   private async readAll(): Promise<PersistedState> {
@@ -334,23 +430,35 @@ async function readLogBounds(db: Db, snapshotIndex: number): Promise<LogBounds> 
   return { snapshotIndex, lastIndex: last };
 }
 
+/** One past the highest chunk number stored in `slot` (0 when it holds none). */
+async function chunkBound(db: Db, slot: ChunkSlot): Promise<number> {
+  const [lastKey] = await db.keys({ ...snapshotChunkRange(slot), limit: 1, reverse: true }).all();
+  if (lastKey === undefined) return 0;
+  const chunk = chunkNumberOfKey(lastKey, slot);
+  if (chunk === null)
+    throw new StorageCorruptionError('snapshotChunk', 'has a malformed key', { keyHex: lastKey.toString('hex') });
+  return chunk + 1;
+}
+
 async function readSnapshotImage(db: Db, stored: StoredSnapshotMeta | null): Promise<Snapshot | null> {
   if (stored === null) {
-    const [strayKey] = await db.keys({ ...SNAPSHOT_CHUNK_RANGE, limit: 1 }).all();
+    // Chunks in slot 0 may be what an interrupted first compaction left (it writes there first);
+    // slot 1 is only ever written after a snapshot exists, so chunks there mean lost metadata.
+    const [strayKey] = await db.keys({ ...snapshotChunkRange(1), limit: 1 }).all();
     if (strayKey !== undefined) {
       throw new StorageCorruptionError('snapshotChunk', 'exists but no snapshot metadata does', {
         keyHex: strayKey.toString('hex'),
-        position: chunkNumberOfKey(strayKey) ?? -1,
+        position: chunkNumberOfKey(strayKey, 1) ?? -1,
       });
     }
     return null;
   }
-  const { meta, imageLength, chunkCount, imageCrc } = stored;
+  const { meta, imageLength, chunkCount, imageCrc, chunkSlot } = stored;
   const image = new Uint8Array(imageLength);
   let filled = 0;
   let expectedChunk = 0;
-  for await (const [key, record] of db.iterator(SNAPSHOT_CHUNK_RANGE)) {
-    const chunk = chunkNumberOfKey(key);
+  for await (const [key, record] of db.iterator(snapshotChunkRange(chunkSlot))) {
+    const chunk = chunkNumberOfKey(key, chunkSlot);
     const keyHex = key.toString('hex');
     if (chunk === null) throw new StorageCorruptionError('snapshotChunk', 'has a malformed key', { keyHex });
     if (chunk >= chunkCount)
@@ -361,7 +469,7 @@ async function readSnapshotImage(db: Db, stored: StoredSnapshotMeta | null): Pro
       );
     if (chunk !== expectedChunk)
       throw new StorageCorruptionError('snapshotChunk', 'is missing', {
-        keyHex: snapshotChunkKey(expectedChunk).toString('hex'),
+        keyHex: snapshotChunkKey(expectedChunk, chunkSlot).toString('hex'),
         position: expectedChunk,
       });
     const decoded = decodeOrCorrupt('snapshotChunk', key, chunk, () => decodeSnapshotChunk(key, record));
@@ -388,7 +496,7 @@ async function readSnapshotImage(db: Db, stored: StoredSnapshotMeta | null): Pro
       'snapshotChunk',
       `is missing (the metadata declares ${chunkCount} chunks)`,
       {
-        keyHex: snapshotChunkKey(expectedChunk).toString('hex'),
+        keyHex: snapshotChunkKey(expectedChunk, chunkSlot).toString('hex'),
         position: expectedChunk,
       },
     );

@@ -142,15 +142,16 @@ describe('LevelRaftStorage: opening', () => {
 });
 
 describe('LevelRaftStorage: durability rules', () => {
-  it('writes each persist and compact as exactly one synced batch, and counts them', async () => {
-    const storage = await open();
+  it('writes each persist as exactly one synced batch, a compaction as one per chunk plus the switch, and counts them', async () => {
+    const storage = await open({ snapshotChunkBytes: 4 });
     const writes = interceptBatchWrites();
     await storage.persist({ hardState: { term: 1, vote: 'n1', commit: 0 }, entries: entries(1, 20, 1, 100), snapshot: null });
     await storage.persist({ hardState: { term: 2, vote: null, commit: 12 }, entries: entries(13, 16, 2), snapshot: snapshot(12, 1, 3000) });
     await storage.compact(snapshot(14, 2, 10));
     await storage.persist({ hardState: { term: 2, vote: null, commit: 14 }, entries: [], snapshot: null });
-    expect(writes).toEqual([{ sync: true }, { sync: true }, { sync: true }, { sync: true }]);
-    expect(storage.stats()).toMatchObject({ syncedBatches: 4, entriesWritten: 24, snapshotsWritten: 2, entriesDiscarded: 18 });
+    // The compaction: three 4-byte chunks (10 bytes), then the switch.
+    expect(writes).toEqual(Array.from({ length: 7 }, () => ({ sync: true })));
+    expect(storage.stats()).toMatchObject({ syncedBatches: 7, entriesWritten: 24, snapshotsWritten: 2, entriesDiscarded: 18 });
     expect(storage.stats().bytesWritten).toBeGreaterThan(20 * 100 + 3000);
   });
 
@@ -188,6 +189,62 @@ describe('LevelRaftStorage: durability rules', () => {
   });
 });
 
+describe('LevelRaftStorage: compaction in steps', () => {
+  const small = { snapshotChunkBytes: 1000 };
+
+  it('lets appends issued during a compaction finish before its 50 chunks are all stored', async () => {
+    const storage = await open(small);
+    await storage.persist({ hardState: null, entries: entries(1, 10, 1), snapshot: null });
+    const finished: string[] = [];
+    const compacting = storage.compact(snapshot(5, 1, 50_000)).then(() => finished.push('compact'));
+    const appending = storage
+      .persist({ hardState: null, entries: entries(11, 12, 1), snapshot: null })
+      .then(() => finished.push('append'));
+    await Promise.all([compacting, appending]);
+    expect(finished).toEqual(['append', 'compact']);
+    const state = await storage.load();
+    expect(state.snapshot).toEqual(snapshot(5, 1, 50_000));
+    expect(state.entries).toEqual(entries(6, 12, 1));
+  });
+
+  it('keeps the old snapshot whole when a compaction stops half-way, and clears its chunks next time', async () => {
+    const storage = await open(small);
+    await storage.persist({ hardState: null, entries: entries(1, 10, 1), snapshot: null });
+    await storage.compact(snapshot(3, 1, 2_500));
+    const interrupted = storage.compact(snapshot(8, 1, 50_000));
+    await storage.persist({ hardState: null, entries: entries(11, 11, 1), snapshot: null });
+    await storage.close(); // between two of its chunk writes, as a crash would leave it
+    await expect(interrupted).rejects.toMatchObject({ code: 'STORAGE_CLOSED' });
+
+    const reopened = await open(small);
+    const state = await reopened.load();
+    expect(state.snapshot).toEqual(snapshot(3, 1, 2_500));
+    expect(state.entries).toEqual(entries(4, 11, 1));
+    await reopened.compact(snapshot(9, 1, 1_500));
+    await reopened.close();
+    let chunkKeys: Buffer[] = [];
+    await withRawDb(async (db) => {
+      chunkKeys = await db.keys({ gte: snapshotChunkKey(0, 0), lte: snapshotChunkKey(0xffff_ffff, 1) }).all();
+    });
+    // Only the new image's two chunks are left: the interrupted one's and the old one's are gone.
+    expect(chunkKeys).toHaveLength(2);
+    expect((await (await open(small)).load()).snapshot).toEqual(snapshot(9, 1, 1_500));
+  });
+
+  it('gives way to a snapshot received from the leader while it writes', async () => {
+    const storage = await open(small);
+    await storage.persist({ hardState: null, entries: entries(1, 10, 1), snapshot: null });
+    const compacting = storage.compact(snapshot(5, 1, 50_000));
+    const received = snapshot(20, 2, 3_000);
+    await storage.persist({ hardState: { term: 2, vote: null, commit: 20 }, entries: entries(21, 22, 2), snapshot: received });
+    await compacting; // superseded: resolves without switching to its image
+    const expected = { hardState: { term: 2, vote: null, commit: 20 }, snapshot: received, entries: entries(21, 22, 2) };
+    expect(await storage.load()).toEqual(expected);
+    await storage.close();
+    expect(await (await open(small)).load()).toEqual(expected);
+  });
+});
+
 describe('LevelRaftStorage: layout', () => {
   it('keys entries by big-endian index under their own prefix, in log order', async () => {
     const storage = await open();
@@ -209,7 +266,8 @@ describe('LevelRaftStorage: layout', () => {
     const chunkRecords = async (): Promise<Buffer[]> => {
       let values: Buffer[] = [];
       await withRawDb(async (db) => {
-        values = await db.values({ gte: snapshotChunkKey(0), lte: snapshotChunkKey(0xffff_ffff) }).all();
+        // Both chunk slots: each snapshot is written beside the previous one, which is then dropped.
+        values = await db.values({ gte: snapshotChunkKey(0, 0), lte: snapshotChunkKey(0xffff_ffff, 1) }).all();
       });
       return values;
     };
@@ -302,7 +360,9 @@ describe('LevelRaftStorage: corruption is detected and named, never applied', ()
           stale = await db.get(snapshotChunkKey(1));
         });
         const reopened = await open(chunked);
+        // Snapshots alternate between the two chunk slots: the third is back in the first's.
         await reopened.persist({ hardState: null, entries: [], snapshot: snapshot(20, 2, 3 * 4096) });
+        await reopened.persist({ hardState: null, entries: [], snapshot: snapshot(30, 2, 3 * 4096) });
         await reopened.close();
       },
       () => withRawDb((db) => db.put(snapshotChunkKey(1), stale!)),
