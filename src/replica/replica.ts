@@ -15,6 +15,7 @@ import {
   type NodeId,
   type ProposalAck,
   type Ready,
+  type Snapshot,
   type SnapshotRequest,
   type SoftState,
 } from '../raft/types.js';
@@ -106,6 +107,12 @@ export interface ReplicaEvents {
   /** Proposal persisted: duration of the synced write in ms and how many entries it carried. */
   persisted: [number, number];
 }
+
+/**
+ * Keys (or change-log revisions) a snapshot encodes per turn of the event loop: a few
+ * milliseconds of work, so heartbeats and appends are never held up for long.
+ */
+const SNAPSHOT_KEYS_PER_TURN = 2048;
 
 /**
  * The runtime around the pure Raft core: it feeds the core ticks, peer messages, proposals
@@ -645,9 +652,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   /**
-   * Takes a snapshot once enough entries were applied. Encoding it is synchronous; storing it is
-   * not awaited: storage writes the image in pieces between the log's own writes, so the Ready
-   * loop (appends, heartbeats) keeps going. The core's copy of the image is dropped once stored.
+   * Takes a snapshot once enough entries were applied, without stalling the node: the image is
+   * encoded a slice per turn of the event loop (the state machine keeps applying meanwhile, see
+   * KvStateMachine.startSnapshot), and storage writes it in pieces between the log's own writes
+   * (see LevelRaftStorage.compact). Only then does the core forget the image.
    */
   private maybeCompact(): void {
     const applied = this.stateMachine.appliedIndex;
@@ -657,10 +665,31 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       applied > this.raft.appliedIndex
     )
       return;
-    const started = performance.now();
-    const snapshot = this.raft.compact(applied, this.stateMachine.snapshot());
-    const encodedMs = Math.round(performance.now() - started);
     this.compacting = true;
+    const started = performance.now();
+    const encoder = this.stateMachine.startSnapshot();
+    const encodeSlice = (): void => {
+      if (this.stopped) {
+        encoder.release();
+        this.compacting = false;
+        return;
+      }
+      if (!encoder.step(SNAPSHOT_KEYS_PER_TURN)) {
+        setImmediate(encodeSlice);
+        return;
+      }
+      const encodeMs = Math.round(performance.now() - started);
+      // A snapshot from the leader may have overtaken this one while it was being encoded.
+      if (encoder.appliedIndex <= this.raft.snapshotIndex) {
+        this.compacting = false;
+        return;
+      }
+      this.storeSnapshot(this.raft.compact(encoder.appliedIndex, encoder.image()), started, encodeMs);
+    };
+    setImmediate(encodeSlice);
+  }
+
+  private storeSnapshot(snapshot: Snapshot, started: number, encodeMs: number): void {
     this.options.storage
       .compact(snapshot)
       .then(
@@ -669,9 +698,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           this.counters.snapshotsTaken++;
           this.log.info(
             {
-              index: applied,
+              index: snapshot.meta.index,
               bytes: snapshot.data.length,
-              encodeMs: encodedMs,
+              encodeMs,
               ms: Math.round(performance.now() - started),
             },
             'snapshot taken, log compacted',

@@ -40,9 +40,9 @@ function indexAtRevision(versions: readonly KeyValue[], revision: number): numbe
 }
 
 /**
- * Everything a store consists of; what the snapshot codec writes and (after validating) reads
- * back. A store adopts the image it is built from, and image() returns its live structures:
- * neither side may mutate them afterwards.
+ * Everything a store consists of; what the snapshot codec reads back (after validating). A store
+ * adopts the image it is built from: the caller may not mutate it afterwards. The codec writes
+ * from a FrozenView.
  */
 export interface StoreImage {
   readonly revision: number;
@@ -54,15 +54,51 @@ export interface StoreImage {
   readonly changelog: KeyValue[][];
 }
 
+/**
+ * Index of the first of `versions` that compaction at `revision` keeps (versions.length: none):
+ * every version written at `revision` or later, plus the newest one before it if it is live.
+ * Idempotent: on versions already compacted at `revision` it is 0.
+ */
+export function firstKept(versions: readonly KeyValue[], revision: number): number {
+  let keepFrom = indexAtRevision(versions, revision - 1);
+  if (keepFrom >= 0 && !isLive(versions[keepFrom])) keepFrom++;
+  return Math.max(keepFrom, 0);
+}
+
+/**
+ * The store as of the moment freeze() was called, for a snapshot encoded over many turns while
+ * writes go on. Live structures: a version is part of the view iff its modRevision <= revision.
+ */
+export interface FrozenView {
+  readonly revision: number;
+  /**
+   * Versions the view holds but compaction at this revision drops (firstKept) are not part of it:
+   * a compaction deferred by an earlier view has not dropped them yet.
+   */
+  readonly compactRevision: number;
+  /** Every key with history retained at compactRevision, ascending (a copy). */
+  readonly keys: readonly string[];
+  readonly histories: ReadonlyMap<string, readonly KeyValue[]>;
+  /** changelog[i]: the versions written at revision changelogStart + i. */
+  readonly changelog: readonly (readonly KeyValue[])[];
+  readonly changelogStart: number;
+}
+
 export class MvccStore {
   private histories: Map<string, KeyValue[]>;
   /** Every key with at least one retained version (deleted keys stay until compaction drops them). */
   private keys: SortedKeySet;
   private changelog: KeyValue[][];
+  /** The revision changelog[0] holds: max(compactRevision, 1), unless a prune is deferred. */
+  private changelogStart: number;
   private currentRevision: number;
   private compactedRevision: number;
   private liveKeys: number;
   private batchOpen = false;
+  /** Open frozen views: while any is open, compaction only moves compactRevision (see compact). */
+  private freezes = 0;
+  /** The compaction whose dropping of history waits for the last frozen view to close. */
+  private deferredPrune = 0;
 
   constructor(image?: StoreImage) {
     this.currentRevision = image?.revision ?? 0;
@@ -70,6 +106,7 @@ export class MvccStore {
     this.histories = image?.histories ?? new Map();
     this.keys = SortedKeySet.fromSorted(image?.keys ?? []);
     this.changelog = image?.changelog ?? [];
+    this.changelogStart = Math.max(this.compactedRevision, 1);
     this.liveKeys = 0;
     for (const versions of this.histories.values())
       if (isLive(versions[versions.length - 1])) this.liveKeys++;
@@ -135,7 +172,7 @@ export class MvccStore {
     if (revision > this.currentRevision) throw futureRevisionError(revision, this.currentRevision);
     if (revision < this.firstRetainedRevision) throw compactedError(revision, this.compactedRevision);
     const changes: KeyChange[] = [];
-    for (const kv of this.changelog[revision - this.firstRetainedRevision]!) {
+    for (const kv of this.changelog[revision - this.changelogStart]!) {
       if (matches !== undefined && !matches(kv.key)) continue;
       const versions = this.histories.get(kv.key)!;
       const previous = versions[indexAtRevision(versions, revision - 1)];
@@ -157,34 +194,68 @@ export class MvccStore {
     );
   }
 
-  /** Drops history only reads/watches below `revision` could need. Throws on a bad revision. */
+  /**
+   * Drops history only reads/watches below `revision` could need. Throws on a bad revision.
+   * While a frozen view is open, only compactRevision moves (reads and watches below it fail
+   * from now on, as on every replica); the history itself goes when the last view closes.
+   */
   compact(revision: number): void {
     if (revision > this.currentRevision) throw futureRevisionError(revision, this.currentRevision);
     if (revision <= this.compactedRevision) throw compactedError(revision, this.compactedRevision);
-    const floor = revision - 1;
+    this.compactedRevision = revision;
+    if (this.freezes > 0) this.deferredPrune = revision;
+    else this.prune(revision);
+  }
+
+  /**
+   * A view of the store as it is now that later writes do not change, for encoding a snapshot
+   * in steps; call thaw() when done with it. Cheap: copies the key list, not the history.
+   */
+  freeze(): FrozenView {
+    if (this.batchOpen) throw new Error('cannot freeze the store in the middle of a write batch');
+    this.freezes++;
+    let keys = this.keys.toArray();
+    if (this.deferredPrune > 0) {
+      const revision = this.compactedRevision;
+      keys = keys.filter((key) => {
+        const versions = this.histories.get(key)!;
+        return firstKept(versions, revision) < versions.length;
+      });
+    }
+    return {
+      revision: this.currentRevision,
+      compactRevision: this.compactedRevision,
+      keys,
+      histories: this.histories,
+      changelog: this.changelog,
+      changelogStart: this.changelogStart,
+    };
+  }
+
+  /** Closes a frozen view; the last one to close carries out a deferred compaction. */
+  thaw(): void {
+    if (this.freezes === 0) throw new Error('thaw() without freeze()');
+    this.freezes--;
+    if (this.freezes === 0 && this.deferredPrune > 0) {
+      const revision = this.deferredPrune;
+      this.deferredPrune = 0;
+      this.prune(revision);
+    }
+  }
+
+  /** Drops the history compaction at `revision` made unreachable. */
+  private prune(revision: number): void {
     const survivors: string[] = [];
     for (const key of this.keys.toArray()) {
       const versions = this.histories.get(key)!;
-      let keepFrom = indexAtRevision(versions, floor);
-      if (keepFrom >= 0 && !isLive(versions[keepFrom])) keepFrom++;
+      const keepFrom = firstKept(versions, revision);
       if (keepFrom > 0) versions.splice(0, keepFrom);
       if (versions.length === 0) this.histories.delete(key);
       else survivors.push(key);
     }
     if (survivors.length !== this.keys.size) this.keys = SortedKeySet.fromSorted(survivors);
-    this.changelog.splice(0, revision - this.firstRetainedRevision);
-    this.compactedRevision = revision;
-  }
-
-  /** The store's contents for the snapshot codec (live structures: read, never mutate). */
-  image(): StoreImage {
-    return {
-      revision: this.currentRevision,
-      compactRevision: this.compactedRevision,
-      keys: this.keys.toArray(),
-      histories: this.histories,
-      changelog: this.changelog,
-    };
+    this.changelog.splice(0, revision - this.changelogStart);
+    this.changelogStart = revision;
   }
 
   private append(kv: KeyValue, wasLive: boolean): void {

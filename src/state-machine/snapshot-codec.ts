@@ -20,8 +20,8 @@
 import { ByteReader, ByteWriter } from './bytes.js';
 import { crc32 } from './crc32.js';
 import { StateMachineError, StateMachineErrorCode } from './errors.js';
-import { CoordinationState, type SessionImage } from './coordination.js';
-import { EMPTY_VALUE, MvccStore } from './mvcc-store.js';
+import { CoordinationState, type CoordinationImage, type SessionImage } from './coordination.js';
+import { EMPTY_VALUE, firstKept, MvccStore, type FrozenView } from './mvcc-store.js';
 import { compareKeys } from './paths.js';
 import type { KeyValue } from './types.js';
 
@@ -39,28 +39,100 @@ function corrupt(message: string): StateMachineError {
   return new StateMachineError(StateMachineErrorCode.CorruptSnapshot, `corrupt snapshot: ${message}`);
 }
 
+/** The whole state as snapshot bytes, at once (see SnapshotEncoder for doing it in steps). */
 export function encodeSnapshot(
   appliedIndex: number,
   store: MvccStore,
   coordination: CoordinationState,
 ): Uint8Array {
-  const image = store.image();
-  const firstChangeRevision = Math.max(image.compactRevision, 1);
-  const writer = new ByteWriter(1024 + image.keys.length * 48);
-  writer.raw(MAGIC);
-  writer.u8(SNAPSHOT_FORMAT_VERSION);
-  writer.varint(appliedIndex);
-  writer.varint(image.revision);
-  writer.varint(image.compactRevision);
-  writer.varint(image.keys.length);
+  const encoder = new SnapshotEncoder(appliedIndex, store, coordination);
+  encoder.step(Number.POSITIVE_INFINITY);
+  return encoder.image();
+}
 
-  // Only keys changed since the change log starts need an ordinal.
-  const ordinals = new Map<string, number>();
-  image.keys.forEach((key, ordinal) => {
-    const versions = image.histories.get(key)!;
+/**
+ * Encodes the state as it was when the encoder was made, a bounded amount of work per step(),
+ * while the state machine goes on applying: the store is frozen (MvccStore.freeze) until the
+ * image is complete or release() is called, and the session and sequence tables are copied up
+ * front (they are small). The bytes equal encodeSnapshot's at that moment.
+ */
+export class SnapshotEncoder {
+  private readonly view: FrozenView;
+  private readonly coordination: CoordinationImage;
+  private readonly writer: ByteWriter;
+  private readonly firstChangeRevision: number;
+  /** Ordinals of the keys changed since the change log starts (only those are named there). */
+  private readonly ordinals = new Map<string, number>();
+  private nextKey = 0;
+  private nextRevision: number;
+  private encoded: Uint8Array | null = null;
+  private released = false;
+
+  constructor(
+    readonly appliedIndex: number,
+    private readonly store: MvccStore,
+    coordination: CoordinationState,
+  ) {
+    this.view = store.freeze();
+    this.coordination = coordination.image();
+    this.firstChangeRevision = Math.max(this.view.compactRevision, 1);
+    this.nextRevision = this.firstChangeRevision;
+    const writer = new ByteWriter(1024 + this.view.keys.length * 48);
+    writer.raw(MAGIC);
+    writer.u8(SNAPSHOT_FORMAT_VERSION);
+    writer.varint(appliedIndex);
+    writer.varint(this.view.revision);
+    writer.varint(this.view.compactRevision);
+    writer.varint(this.view.keys.length);
+    this.writer = writer;
+  }
+
+  /** Encodes up to `budget` keys or change-log revisions; true once the image is complete. */
+  step(budget: number): boolean {
+    if (this.encoded !== null) return true;
+    if (this.released) throw new Error('the snapshot encoder was released');
+    let work = 0;
+    while (this.nextKey < this.view.keys.length) {
+      if (work++ >= budget) return false;
+      this.writeKey(this.nextKey++);
+    }
+    while (this.nextRevision <= this.view.revision) {
+      if (work++ >= budget) return false;
+      this.writeChanges(this.nextRevision++);
+    }
+    this.writeCoordination();
+    this.writer.u32(crc32(this.writer.finish()));
+    this.encoded = this.writer.finishTrimmed();
+    this.release();
+    return true;
+  }
+
+  /** The snapshot bytes, once step() returned true. */
+  image(): Uint8Array {
+    if (this.encoded === null) throw new Error('the snapshot is not encoded yet');
+    return this.encoded;
+  }
+
+  /** Unfreezes the store (done by the last step); safe to call again, e.g. to give up. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.store.thaw();
+  }
+
+  private writeKey(ordinal: number): void {
+    const { writer } = this;
+    const key = this.view.keys[ordinal]!;
+    const versions = this.view.histories.get(key)!;
+    // Versions written after the freeze are not part of this snapshot, nor those a compaction
+    // still waiting for another frozen view is about to drop.
+    let count = versions.length;
+    while (versions[count - 1]!.modRevision > this.view.revision) count--;
+    const from = firstKept(versions, this.view.compactRevision);
     writer.string(key);
-    writer.varint(versions.length);
-    for (const kv of versions) {
+    writer.varint(count - from);
+    for (let i = from; i < count; i++) {
+      const kv = versions[i]!;
       writer.varint(kv.modRevision);
       writer.varint(kv.version);
       if (kv.version > 0) {
@@ -69,26 +141,30 @@ export function encodeSnapshot(
         writer.bytes(kv.value);
       }
     }
-    if (versions[versions.length - 1]!.modRevision >= firstChangeRevision) ordinals.set(key, ordinal);
-  });
-  for (const written of image.changelog) {
-    writer.varint(written.length);
-    for (const kv of written) writer.varint(ordinals.get(kv.key)!);
+    if (versions[count - 1]!.modRevision >= this.firstChangeRevision) this.ordinals.set(key, ordinal);
   }
-  const { sessions, sequences } = coordination.image();
-  writer.varint(sessions.length);
-  for (const session of sessions) {
-    writer.varint(session.sessionId);
-    writer.varint(session.ttlMs);
-    writer.varint(session.checkpointRemainingMs === null ? 0 : session.checkpointRemainingMs + 1);
+
+  private writeChanges(revision: number): void {
+    const written = this.view.changelog[revision - this.view.changelogStart]!;
+    this.writer.varint(written.length);
+    for (const kv of written) this.writer.varint(this.ordinals.get(kv.key)!);
   }
-  writer.varint(sequences.length);
-  for (const [parent, next] of sequences) {
-    writer.string(parent);
-    writer.varint(next);
+
+  private writeCoordination(): void {
+    const { writer } = this;
+    const { sessions, sequences } = this.coordination;
+    writer.varint(sessions.length);
+    for (const session of sessions) {
+      writer.varint(session.sessionId);
+      writer.varint(session.ttlMs);
+      writer.varint(session.checkpointRemainingMs === null ? 0 : session.checkpointRemainingMs + 1);
+    }
+    writer.varint(sequences.length);
+    for (const [parent, next] of sequences) {
+      writer.string(parent);
+      writer.varint(next);
+    }
   }
-  writer.u32(crc32(writer.finish()));
-  return writer.finishTrimmed();
 }
 
 /** Parses and checks an image; throws CORRUPT_SNAPSHOT (never anything else) if it is not one. */

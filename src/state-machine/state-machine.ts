@@ -8,7 +8,7 @@ import { executeCommand, type Execution } from './execute.js';
 import { StateMachineError, StateMachineErrorCode, toStateMachineError } from './errors.js';
 import { MvccStore } from './mvcc-store.js';
 import { readRange } from './range-read.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.js';
+import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from './snapshot-codec.js';
 import type { ApplyOutcome, Command, RangeRequest, RangeResult, SessionInfo, SessionTiming } from './types.js';
 import { validateCommand, validateRangeRequest } from './validation.js';
 import { WatchHub, type WatchOptions, type Watcher } from './watch-hub.js';
@@ -135,6 +135,15 @@ export class KvStateMachine {
    */
   snapshot(): Uint8Array {
     return encodeSnapshot(this.applied, this.store, this.coordination);
+  }
+
+  /**
+   * snapshot() in steps: the encoder captures the state at the current applied index and
+   * encodes it a bounded amount per step() while apply() goes on. Until it completes or is
+   * released, compaction only moves the compact revision (its history is dropped afterwards).
+   */
+  startSnapshot(): SnapshotEncoder {
+    return new SnapshotEncoder(this.applied, this.store, this.coordination);
   }
 
   /**
