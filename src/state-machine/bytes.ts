@@ -104,7 +104,9 @@ export class ByteWriter {
    * that is kept for long, such as a snapshot image: copied when the spare part is large.
    */
   finishTrimmed(): Uint8Array {
-    return this.buffer.length - this.length > this.length / 8 ? this.buffer.slice(0, this.length) : this.finish();
+    return this.buffer.length - this.length > this.length / 8
+      ? this.buffer.slice(0, this.length)
+      : this.finish();
   }
 
   private reserve(extra: number): void {

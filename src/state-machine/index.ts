@@ -7,7 +7,12 @@ export {
   encodeCommand,
   ReservedTagRanges,
 } from './commands.js';
-export { decodeSnapshot, encodeSnapshot, SNAPSHOT_FORMAT_VERSION, SnapshotEncoder } from './snapshot-codec.js';
+export {
+  decodeSnapshot,
+  encodeSnapshot,
+  SNAPSHOT_FORMAT_VERSION,
+  SnapshotEncoder,
+} from './snapshot-codec.js';
 export {
   isStateMachineError,
   StateMachineError,

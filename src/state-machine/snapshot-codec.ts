@@ -324,6 +324,7 @@ function readVersions(
 /** A count of items that each take at least one more byte: larger than what is left is corrupt. */
 function countOf(reader: ByteReader, what: string): number {
   const count = reader.varint();
-  if (count > reader.remaining) throw corrupt(`${what}: count ${count} exceeds the ${reader.remaining} bytes left`);
+  if (count > reader.remaining)
+    throw corrupt(`${what}: count ${count} exceeds the ${reader.remaining} bytes left`);
   return count;
 }

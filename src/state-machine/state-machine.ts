@@ -9,7 +9,14 @@ import { StateMachineError, StateMachineErrorCode, toStateMachineError } from '.
 import { MvccStore } from './mvcc-store.js';
 import { readRange } from './range-read.js';
 import { decodeSnapshot, encodeSnapshot, SnapshotEncoder } from './snapshot-codec.js';
-import type { ApplyOutcome, Command, RangeRequest, RangeResult, SessionInfo, SessionTiming } from './types.js';
+import type {
+  ApplyOutcome,
+  Command,
+  RangeRequest,
+  RangeResult,
+  SessionInfo,
+  SessionTiming,
+} from './types.js';
 import { validateCommand, validateRangeRequest } from './validation.js';
 import { WatchHub, type WatchOptions, type Watcher } from './watch-hub.js';
 

@@ -47,7 +47,8 @@ export interface RaftStorage {
   /**
    * The stored snapshot with its image, or null when there is none: a leader sends it to a
    * follower that fell behind its log (the core does not keep the image in memory, see
-   * RaftNode.forgetSnapshotData). Ordered with the writes, so never a half-written snapshot.
+   * RaftNode.forgetSnapshotData). It sees the writes issued before it, never a half-written
+   * snapshot, and need not hold up the writes issued after it.
    */
   loadSnapshot(): Promise<Snapshot | null>;
   close(): Promise<void>;

@@ -231,6 +231,30 @@ describe('LevelRaftStorage: compaction in steps', () => {
     expect((await (await open(small)).load()).snapshot).toEqual(snapshot(9, 1, 1_500));
   });
 
+  it('loadSnapshot reads a consistent image while a newer snapshot replaces it', async () => {
+    const storage = await open({ snapshotChunkBytes: 16 * 1024 });
+    await storage.persist({ hardState: null, entries: entries(1, 10, 1), snapshot: null });
+    const old = snapshot(3, 1, 2 * 1024 * 1024);
+    await storage.compact(old);
+    const finished: string[] = [];
+    const loading = storage.loadSnapshot().then((loaded) => {
+      finished.push('load');
+      return loaded;
+    });
+    // Neither waits for the 128 chunks to be read; the second deletes them, but not from the
+    // reader's view.
+    const appending = storage
+      .persist({ hardState: null, entries: entries(11, 12, 1), snapshot: null })
+      .then(() => finished.push('append'));
+    const replacing = storage.persist({ hardState: null, entries: [], snapshot: snapshot(20, 2, 3_000) });
+    const loaded = await loading;
+    expect(loaded?.meta).toEqual(old.meta);
+    expect(Buffer.from(loaded!.data).equals(Buffer.from(old.data))).toBe(true);
+    await Promise.all([appending, replacing]);
+    expect(finished).toEqual(['append', 'load']);
+    expect(await storage.loadSnapshot()).toEqual(snapshot(20, 2, 3_000));
+  });
+
   it('gives way to a snapshot received from the leader while it writes', async () => {
     const storage = await open(small);
     await storage.persist({ hardState: null, entries: entries(1, 10, 1), snapshot: null });
