@@ -40,6 +40,7 @@ import { eventToWire, watchResponse } from './watch-codec.js';
 import {
   FilterType,
   type EventWire,
+  type ResponseHeaderWire,
   type WatchCancelRequestWire,
   type WatchCreateRequestWire,
   type WatchRequestWire,
@@ -123,6 +124,7 @@ export function watchServiceImplementation(context: EtcdContext): grpc.UntypedSe
 
 class EtcdWatchStream {
   private readonly watches = new Map<string, EtcdWatch>();
+  private lastEventHeader: ResponseHeaderWire | null = null;
   private readonly pump: WatchPump<EtcdWatch>;
   private nextAutoId = 0;
   /** A progress request waits for every watch to be sent what it has. */
@@ -406,7 +408,7 @@ class EtcdWatchStream {
 
   private sendBatch(watch: EtcdWatch, batch: Batch, revision: number): void {
     watch.notifiedSinceTick = true;
-    const header = etcdHeader(this.context, revision);
+    const header = this.eventHeader(revision);
     const limit = this.context.node.config.limits.maxRequestBytes + FRAGMENT_OVERHEAD_BYTES;
     const { events, sizes } = batch;
     if (!watch.spec.fragment || events.length < 2 || batch.bytes < limit) {
@@ -470,6 +472,19 @@ class EtcdWatchStream {
   // --- Output and the end of the stream ---------------------------------------------------------
 
   /** Writes one control response (created, canceled, progress). */
+  /**
+   * The header of event responses at `revision`: one object for every watch on this stream that
+   * a commit notifies, so the serializer encodes it once (see watch-codec.ts), not per watch.
+   */
+  private eventHeader(revision: number): ResponseHeaderWire {
+    const header = etcdHeader(this.context, revision);
+    const last = this.lastEventHeader;
+    if (last !== null && last.revision === header.revision && last.raft_term === header.raft_term)
+      return last;
+    this.lastEventHeader = header;
+    return header;
+  }
+
   private send(fields: Partial<WatchResponseWire> & Pick<WatchResponseWire, 'header' | 'watch_id'>): void {
     if (this.closed) return;
     this.pump.send(watchResponse(fields));

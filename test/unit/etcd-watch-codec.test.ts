@@ -51,10 +51,19 @@ describe('watch response serializer', () => {
       'mixed, fragment',
       response({ watch_id: '3', fragment: true, events: [put, withPrev, deleted].map(eventToWire) }),
     ],
+    ['progress, header at revision 0', watchResponse({ header: { ...HEADER, revision: '0' }, watch_id: '4' })],
   ])('%s: same bytes as proto-loader', (_name, wire) => {
     expect(Buffer.compare(serialize(wire), original(wire))).toBe(0);
     // Again: now from the per-event cache.
     expect(Buffer.compare(serialize(wire), original(wire))).toBe(0);
+  });
+
+  it('encodes a header shared by many watches once, and each response stays its own', () => {
+    const shared = { ...HEADER, revision: '11' };
+    for (const id of ['1', '2', '300']) {
+      const wire = watchResponse({ header: shared, watch_id: id, events: [eventToWire(put)] });
+      expect(Buffer.compare(serialize(wire), original(wire))).toBe(0);
+    }
   });
 
   it('shares one wire object per hub event', () => {
