@@ -41,6 +41,8 @@ it('resumes on another node after SIGKILL without missing or repeating events', 
   let writing = true;
   let killedAt = 0;
   let firstAckAfterKillMs = -1;
+  // A "from now" watch misses writes made before it exists: start writing once it does.
+  await watcher.ready();
   const writeLoop = (async () => {
     for (let i = 0; writing; i++) {
       const key = `/resume/k${String(i).padStart(6, '0')}`;
