@@ -106,6 +106,7 @@ export class RaftreeNode {
     const peerService = registerRaftPeerService(server, {
       selfId: config.id,
       onMessage: (message) => replica?.step(message),
+      onPeerStream: (from) => transport.peerIsUp(from),
       logger: logger.child({ module: 'peer-service' }),
     });
     const raftConfig: RaftConfig = {
@@ -153,6 +154,9 @@ export class RaftreeNode {
       extensions,
     });
     node.learnMemberAddresses();
+    // Listening now: tell the peers, so one whose link to us is resting after failures (we were
+    // down) reconnects at once.
+    transport.connectAll();
     replica.on('confChange', (change) => node.onConfChange(change));
     replica.on('fatal', () => void node.stop());
     try {

@@ -9,6 +9,14 @@
  *                        │ timer: queue empty → idle, else → connecting
  *   any ──close()──▶ closed
  *
+ * Two shortcuts skip the wait for a first message or for the backoff timer: connect() when the
+ * node starts listening (its peers learn it is up, see below), and reconnectNow() when the peer
+ * opened a stream to us, which says it is up again: a restarted follower is then reached at
+ * once instead of after the leader's backoff (up to its cap) plus the next heartbeat.
+ *
+ * Every Send stream names its sender in the PEER_FROM_METADATA header, so the receiving side
+ * can tell its own transport which peer just came up.
+ *
  * Nothing is written to a stream until the server's headers confirm it is open, so gRPC never
  * buffers for a peer that is down; the only buffer is the bounded queue, and what does not fit
  * there is dropped and counted. Messages already written to a stream that then fails are lost
@@ -22,7 +30,7 @@ import { BoundedQueue } from './bounded-queue.js';
 import type { TransportLogger } from './logger.js';
 import { encodeMessage, estimateEncodedBytes } from './message-codec.js';
 import type { StreamedMessage } from './message-codec.js';
-import { raftPeerService } from './raft-proto.js';
+import { PEER_FROM_METADATA, raftPeerService } from './raft-proto.js';
 import { snapshotChunks } from './snapshot-chunks.js';
 import type { MessageBatchWire, SendAckWire, SnapshotAckWire, SnapshotChunkWire } from './wire-types.js';
 
@@ -101,7 +109,8 @@ type SnapshotCall = grpc.ClientWritableStream<SnapshotChunkWire>;
 
 export class PeerLink {
   private readonly queue: BoundedQueue<StreamedMessage>;
-  private readonly client: grpc.Client;
+  /** Replaced (a fresh channel, without gRPC's reconnect backoff) by reconnectNow. */
+  private client: grpc.Client;
   /** Snapshots get their own channel (own TCP connection) so they do not delay heartbeats. */
   private snapshotClient: grpc.Client | null = null;
   private readonly counters: PeerCounters;
@@ -128,7 +137,7 @@ export class PeerLink {
 
   constructor(private readonly config: PeerLinkConfig) {
     this.queue = new BoundedQueue(config.limits.maxQueueMessages, config.limits.maxQueueBytes);
-    this.client = new grpc.Client(config.address, grpc.credentials.createInsecure(), config.channelOptions);
+    this.client = this.newChannel();
     this.counters = config.counters;
     this.logger = config.logger;
   }
@@ -206,6 +215,23 @@ export class PeerLink {
     else if (this.linkState === 'open') this.scheduleFlush();
   }
 
+  /** Opens the Send stream now if the link is idle (see the header comment). */
+  connectEagerly(): void {
+    if (this.linkState === 'idle') this.connect();
+  }
+
+  /**
+   * The peer says it is up (it opened a stream to us): a link resting after failures connects
+   * now, on a fresh channel, instead of when its backoff ends and the next message comes.
+   */
+  reconnectNow(): void {
+    if (this.failedAttempts === 0 || (this.linkState !== 'backoff' && this.linkState !== 'idle')) return;
+    this.clearTimer();
+    this.client.close();
+    this.client = this.newChannel();
+    this.connect();
+  }
+
   /**
    * Sends a snapshot on its own call. One at a time per peer: a snapshot arriving while one is
    * in flight waits, and replaces (and fails) any older one still waiting.
@@ -258,14 +284,24 @@ export class PeerLink {
   // -------------------------------------------------------------------------------------------
   // The Send stream
 
+  /** A channel of this link's own: a shared one would carry another link's backoff state. */
+  private newChannel(): grpc.Client {
+    return new grpc.Client(this.config.address, grpc.credentials.createInsecure(), {
+      ...this.config.channelOptions,
+      'grpc.use_local_subchannel_pool': 1,
+    });
+  }
+
   private connect(): void {
     this.linkState = 'connecting';
     const method = raftPeerService().Send;
+    const metadata = new grpc.Metadata();
+    metadata.set(PEER_FROM_METADATA, this.config.selfId);
     const call: SendCall = this.client.makeClientStreamRequest<MessageBatchWire, SendAckWire>(
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
-      new grpc.Metadata(),
+      metadata,
       {},
       (error) => this.onStreamClosed(call, error ?? null),
     );

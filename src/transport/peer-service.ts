@@ -14,7 +14,7 @@ import { silentLogger } from './logger.js';
 import type { TransportLogger } from './logger.js';
 import { decodeMessage, decodeSnapshotHeader } from './message-codec.js';
 import type { StreamedMessage } from './message-codec.js';
-import { raftPeerService } from './raft-proto.js';
+import { PEER_FROM_METADATA, raftPeerService } from './raft-proto.js';
 import { SnapshotAssembler } from './snapshot-chunks.js';
 import type { MessageBatchWire, SendAckWire, SnapshotAckWire, SnapshotChunkWire } from './wire-types.js';
 
@@ -40,6 +40,11 @@ export interface RaftPeerServiceOptions {
    * and counted, not propagated (it would take the server down with it).
    */
   readonly onMessage: (message: Message) => void;
+  /**
+   * A peer opened a Send stream naming itself (PEER_FROM_METADATA): it is up. Called before any
+   * of the stream's messages; a throw is logged, not propagated.
+   */
+  readonly onPeerStream?: (from: NodeId) => void;
   readonly logger?: TransportLogger;
   /** Largest snapshot image accepted; the image is held in memory while it arrives. */
   readonly maxSnapshotBytes?: number;
@@ -92,6 +97,8 @@ type StatusReply = Partial<grpc.StatusObject> & { code: grpc.status; details: st
 /** Distinct senders tracked in stats/log-once sets; beyond this, garbage ids cannot grow memory. */
 const MAX_TRACKED_SENDERS = 256;
 const OVERFLOW_SENDER = '*';
+/** Longer PEER_FROM_METADATA values are not node ids (node ids are short names). */
+const MAX_PEER_ID_LENGTH = 256;
 
 export function registerRaftPeerService(
   server: grpc.Server,
@@ -139,6 +146,17 @@ export function registerRaftPeerService(
     } catch (error) {
       deliveryErrors += 1;
       logger.error({ err: error, from: message.from, type: message.type }, 'onMessage threw; message lost');
+    }
+  };
+
+  /** Passes a Send stream's sender id to onPeerStream; ids that cannot be a peer's are ignored. */
+  const announcePeer = (from: grpc.MetadataValue | undefined): void => {
+    if (options.onPeerStream === undefined || typeof from !== 'string') return;
+    if (from.length === 0 || from.length > MAX_PEER_ID_LENGTH || from === selfId) return;
+    try {
+      options.onPeerStream(from);
+    } catch (error) {
+      logger.error({ err: error, from }, 'onPeerStream threw');
     }
   };
 
@@ -191,6 +209,7 @@ export function registerRaftPeerService(
     const stream = trackStream(callback, {});
     // Headers now, not with the final status: the sender takes them as "connected".
     call.sendMetadata(new grpc.Metadata());
+    announcePeer(call.metadata.get(PEER_FROM_METADATA)[0]);
     call.on('data', (frame: MessageBatchWire | UndecodableFrame) => {
       if (stream.finished()) return;
       if (frame instanceof UndecodableFrame) {

@@ -173,6 +173,23 @@ export class PeerTransport {
   }
 
   /**
+   * Opens a stream to every peer not yet connected, without waiting for a message. Call it once
+   * this node listens: each peer's service then reports us up (see peerIsUp), so a node back
+   * from a restart is reached at once.
+   */
+  connectAll(): void {
+    for (const link of this.links.values()) link.connectEagerly();
+  }
+
+  /**
+   * `peer` opened a stream to us, so it is up: a link to it that failed reconnects now instead
+   * of after its backoff. Unknown peers are ignored.
+   */
+  peerIsUp(peer: NodeId): void {
+    if (!this.closed) this.links.get(peer)?.reconnectNow();
+  }
+
+  /**
    * Replaces the peer address map. Unchanged peers keep their connection and queue; removed
    * peers and peers whose address changed lose theirs (queued messages are dropped).
    */

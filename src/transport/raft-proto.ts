@@ -72,6 +72,9 @@ export function findProtoFile(fileName: string): string {
 
 export const RAFT_PEER_SERVICE_NAME = 'raftree.raft.RaftPeer';
 
+/** Request header of a Send stream: the id of the sending node (see PeerLink). */
+export const PEER_FROM_METADATA = 'raftree-peer-from';
+
 export interface RaftPeerServiceDefinition {
   readonly Send: MethodDefinition<MessageBatchWire, SendAckWire>;
   readonly InstallSnapshot: MethodDefinition<SnapshotChunkWire, SnapshotAckWire>;

@@ -8,7 +8,7 @@ import {
   RAFT_PEER_SERVER_OPTIONS,
   registerRaftPeerService,
 } from '../../../src/transport/index.js';
-import { raftPeerService } from '../../../src/transport/raft-proto.js';
+import { PEER_FROM_METADATA, raftPeerService } from '../../../src/transport/raft-proto.js';
 import type { RaftMessageWire, SnapshotChunkWire } from '../../../src/transport/wire-types.js';
 import { bindServer, heartbeat, startPeerServer, waitFor } from './helpers.js';
 import type { TestPeerServer } from './helpers.js';
@@ -42,13 +42,18 @@ function rawClient(address: string): grpc.Client {
  * Opens a client stream on `path`, writes the given frames (already-serialized bytes, so they
  * can be garbage), half-closes, and resolves with the final status code.
  */
-function streamRawFrames(client: grpc.Client, path: string, frames: readonly Buffer[]): Promise<grpc.status> {
+function streamRawFrames(
+  client: grpc.Client,
+  path: string,
+  frames: readonly Buffer[],
+  metadata = new grpc.Metadata(),
+): Promise<grpc.status> {
   return new Promise((resolve) => {
     const call = client.makeClientStreamRequest<Buffer, Buffer>(
       path,
       (frame) => frame,
       (frame) => frame,
-      new grpc.Metadata(),
+      metadata,
       { deadline: Date.now() + 5_000 },
       (error) => resolve(error ? error.code : grpc.status.OK),
     );
@@ -233,6 +238,42 @@ describe('RaftPeer service under bad input', () => {
     expect(n2.handle.stats().deliveryErrors).toBe(2);
     expect(sender.stats().peers['n2']!.streamFailures).toBe(0);
   });
+
+  it(
+    'reports only plausible peer ids from Send stream headers, and contains a throwing listener',
+    { timeout: 10_000 },
+    async () => {
+      const announced: string[] = [];
+      const n2 = await serve('n2', {
+        service: {
+          onPeerStream: (from) => {
+            announced.push(from);
+            throw new Error('listener bug');
+          },
+        },
+      });
+      const client = rawClient(n2.address);
+      const withFrom = (...values: (string | Buffer)[]): grpc.Metadata => {
+        const metadata = new grpc.Metadata();
+        for (const value of values) {
+          metadata.add(typeof value === 'string' ? PEER_FROM_METADATA : `${PEER_FROM_METADATA}-bin`, value);
+        }
+        return metadata;
+      };
+      for (const metadata of [
+        new grpc.Metadata(), // no header
+        withFrom(''),
+        withFrom('n2'), // claims to be the receiver
+        withFrom('x'.repeat(300)),
+        withFrom(Buffer.from('n1')), // a binary header is another key
+        withFrom('n3'),
+      ]) {
+        expect(await streamRawFrames(client, SEND_PATH, [], metadata)).toBe(grpc.status.OK);
+      }
+      expect(announced).toEqual(['n3']);
+      await expectStillServing(n2);
+    },
+  );
 
   it('close() ends open peer streams so tryShutdown completes', { timeout: 10_000 }, async () => {
     const server = new grpc.Server(RAFT_PEER_SERVER_OPTIONS);

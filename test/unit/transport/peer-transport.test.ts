@@ -270,6 +270,55 @@ describe('PeerTransport over loopback gRPC', () => {
   });
 
   it(
+    'connects without waiting for a message, naming itself, and the peer service reports it up',
+    { timeout: 10_000 },
+    async () => {
+      const announced: NodeId[] = [];
+      const n2 = await startPeerServer('n2', { service: { onPeerStream: (from) => announced.push(from) } });
+      servers.push(n2);
+      const sender = transport({ peers: new Map([['n2', n2.address]]) });
+      expect(sender.stats().peers['n2']!.state).toBe('idle');
+      sender.connectAll();
+      await waitFor(() => sender.stats().peers['n2']!.state === 'open', 5_000, 'the eager stream');
+      await waitFor(() => announced.length === 1, 5_000, 'the announcement');
+      expect(announced).toEqual(['n1']);
+      expect(n2.received).toEqual([]);
+    },
+  );
+
+  it(
+    'a link resting in a long backoff reconnects at once when the peer says it is up',
+    { timeout: 10_000 },
+    async () => {
+      const port = await reservePort();
+      // Long enough that only peerIsUp can explain a delivery within the wait below.
+      const sender = transport({
+        peers: new Map([['n2', `127.0.0.1:${port}`]]),
+        backoff: { baseMs: 20_000, maxMs: 20_000 },
+      });
+      sender.send([heartbeat('n1', 'n2', 1)]);
+      await waitFor(() => sender.stats().peers['n2']!.state === 'backoff', 5_000, 'the failure');
+      const n2 = await serve('n2', port);
+      sender.send([heartbeat('n1', 'n2', 2)]);
+      expect(sender.stats().peers['n2']!.droppedPeerDown).toBe(2);
+
+      sender.peerIsUp('n9'); // unknown: ignored
+      sender.peerIsUp('n2');
+      await waitFor(() => sender.stats().peers['n2']!.state === 'open', 3_000, 'the reconnect');
+      sender.send([heartbeat('n1', 'n2', 3)]);
+      await waitFor(() => n2.received.length === 1, 3_000, 'delivery after the reconnect');
+      expect(n2.received).toStrictEqual([heartbeat('n1', 'n2', 3)]);
+
+      // An open link is left alone.
+      sender.peerIsUp('n2');
+      expect(sender.stats().peers['n2']!.state).toBe('open');
+      sender.send([heartbeat('n1', 'n2', 4)]);
+      await waitFor(() => n2.received.length === 2, 3_000, 'delivery on the same stream');
+      expect(sender.stats().peers['n2']!.streamFailures).toBe(1);
+    },
+  );
+
+  it(
     'drops messages to unknown peers and logs once; throws on messages to itself',
     { timeout: 5_000 },
     async () => {
