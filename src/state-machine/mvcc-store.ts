@@ -94,6 +94,8 @@ export class MvccStore {
   private currentRevision: number;
   private compactedRevision: number;
   private liveKeys: number;
+  /** Versions held across all histories: what a snapshot encodes (see storedVersions). */
+  private versions: number;
   private batchOpen = false;
   /** Open frozen views: while any is open, compaction only moves compactRevision (see compact). */
   private freezes = 0;
@@ -108,8 +110,11 @@ export class MvccStore {
     this.changelog = image?.changelog ?? [];
     this.changelogStart = Math.max(this.compactedRevision, 1);
     this.liveKeys = 0;
-    for (const versions of this.histories.values())
+    this.versions = 0;
+    for (const versions of this.histories.values()) {
       if (isLive(versions[versions.length - 1])) this.liveKeys++;
+      this.versions += versions.length;
+    }
   }
 
   /** The revision of the last committed write (0 for an empty store). */
@@ -130,6 +135,11 @@ export class MvccStore {
   /** Keys that currently exist (not counting deleted keys whose history is retained). */
   get keyCount(): number {
     return this.liveKeys;
+  }
+
+  /** Versions of all keys held, deleted keys' and history included: the size of a snapshot. */
+  get storedVersions(): number {
+    return this.versions;
   }
 
   /**
@@ -250,6 +260,7 @@ export class MvccStore {
       const versions = this.histories.get(key)!;
       const keepFrom = firstKept(versions, revision);
       if (keepFrom > 0) versions.splice(0, keepFrom);
+      this.versions -= keepFrom;
       if (versions.length === 0) this.histories.delete(key);
       else survivors.push(key);
     }
@@ -269,6 +280,7 @@ export class MvccStore {
     } else {
       versions.push(kv);
     }
+    this.versions++;
     if (isLive(kv) && !wasLive) this.liveKeys++;
     else if (!isLive(kv) && wasLive) this.liveKeys--;
   }
@@ -280,6 +292,7 @@ export class MvccStore {
       const kv = written[i]!;
       const versions = this.histories.get(kv.key)!;
       versions.pop();
+      this.versions--;
       const restored = versions[versions.length - 1];
       if (isLive(kv) && !isLive(restored)) this.liveKeys--;
       else if (!isLive(kv) && isLive(restored)) this.liveKeys++;

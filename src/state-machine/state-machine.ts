@@ -61,6 +61,11 @@ export class KvStateMachine {
     return this.store.keyCount;
   }
 
+  /** Versions held, history and deleted keys included: about what a snapshot encodes. */
+  get storedVersions(): number {
+    return this.store.storedVersions;
+  }
+
   /**
    * Applies the committed entry at `index`. Never throws: a command that cannot apply returns
    * `{ ok: false, error }` and leaves keys, revision and history untouched. appliedIndex still

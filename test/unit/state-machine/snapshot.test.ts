@@ -99,6 +99,8 @@ describe('snapshot and restore', () => {
           const image = original.snapshot();
           const restored = KvStateMachine.fromSnapshot(image);
           expect(restored.snapshot()).toEqual(image);
+          // Counted on every write and compaction, recounted by a restore.
+          expect(original.storedVersions).toBe(restored.storedVersions);
           expect(observe(restored)).toEqual(observe(original));
           expect(historyEvents(restored)).toEqual(historyEvents(original));
           after.forEach((command, i) => {
@@ -108,6 +110,7 @@ describe('snapshot and restore', () => {
             );
           });
           expect(restored.snapshot()).toEqual(original.snapshot());
+          expect(restored.storedVersions).toBe(original.storedVersions);
           expect(observe(restored)).toEqual(observe(original));
         },
       ),
@@ -151,6 +154,8 @@ describe('snapshot and restore', () => {
           // Once the encoder is done, the deferred compaction has dropped its history.
           expect(machine.snapshot()).toEqual(reference.snapshot());
           expect(historyEvents(machine)).toEqual(historyEvents(reference));
+          expect(machine.storedVersions).toBe(reference.storedVersions);
+          expect(machine.storedVersions).toBe(KvStateMachine.fromSnapshot(machine.snapshot()).storedVersions);
         },
       ),
       { numRuns: 300 },
