@@ -662,12 +662,6 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   /**
-   * Takes a snapshot once enough entries were applied, without stalling the node: the image is
-   * encoded a slice per turn of the event loop (the state machine keeps applying meanwhile, see
-   * KvStateMachine.startSnapshot), and storage writes it in pieces between the log's own writes
-   * (see LevelRaftStorage.compact). Only then does the core forget the image.
-   */
-  /**
    * Entries to apply between snapshots: as many as the latest snapshot holds versions, within
    * [MIN_SNAPSHOT_ENTRIES, snapshotEveryEntries]. A restart decodes the snapshot (cost about its
    * versions) and replays the log behind it (about its entries); keeping the log no longer than
@@ -680,6 +674,12 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return Math.min(most, Math.max(MIN_SNAPSHOT_ENTRIES, this.snapshotVersions));
   }
 
+  /**
+   * Takes a snapshot once enough entries were applied, without stalling the node: the image is
+   * encoded a slice per turn of the event loop (the state machine keeps applying meanwhile, see
+   * KvStateMachine.startSnapshot), and storage writes it in pieces between the log's own writes
+   * (see LevelRaftStorage.compact). Only then does the core forget the image.
+   */
   private maybeCompact(): void {
     const applied = this.stateMachine.appliedIndex;
     if (

@@ -9,10 +9,10 @@
  *                        │ timer: queue empty → idle, else → connecting
  *   any ──close()──▶ closed
  *
- * Two shortcuts skip the wait for a first message or for the backoff timer: connect() when the
- * node starts listening (its peers learn it is up, see below), and reconnectNow() when the peer
- * opened a stream to us, which says it is up again: a restarted follower is then reached at
- * once instead of after the leader's backoff (up to its cap) plus the next heartbeat.
+ * Two shortcuts skip the wait for a first message or for the backoff timer: connectEagerly()
+ * when the node starts listening (its peers learn it is up, see below), and reconnectNow() when
+ * the peer opened a stream to us, which says it is up again: a restarted follower is then
+ * reached at once instead of after the leader's backoff (up to its cap) plus the next heartbeat.
  *
  * Every Send stream names its sender in the PEER_FROM_METADATA header, so the receiving side
  * can tell its own transport which peer just came up.
