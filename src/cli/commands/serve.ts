@@ -69,7 +69,10 @@ export function registerServe(program: Command): void {
         .default(defaultTiming.heartbeatTicks),
     )
     .addOption(
-      new Option('--snapshot-entries <n>', 'snapshot and compact the log every N applied entries')
+      new Option(
+        '--snapshot-entries <n>',
+        'snapshot and compact the log after at most N applied entries (sooner while the state is small)',
+      )
         .env('RAFTREE_SNAPSHOT_ENTRIES')
         .argParser(integer('--snapshot-entries'))
         .default(DEFAULT_SNAPSHOT_EVERY_ENTRIES),
