@@ -63,8 +63,11 @@ export function snapshotChunkRange(slot: ChunkSlot): { gte: Buffer; lt: Buffer }
   return { gte: Buffer.from([namespace]), lt: Buffer.from([namespace + 1]) };
 }
 
+/** Namespace byte and a u64 index. */
+export const ENTRY_KEY_BYTES = 9;
+
 export function entryKey(index: number): Buffer {
-  const key = Buffer.allocUnsafe(9);
+  const key = Buffer.allocUnsafe(ENTRY_KEY_BYTES);
   key[0] = Namespace.Entry;
   writeU64(key, 1, index);
   return key;
