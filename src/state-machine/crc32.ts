@@ -24,9 +24,13 @@ const TABLES = (() => {
   return tables;
 })();
 
-export function crc32(data: Uint8Array): number {
+/**
+ * The CRC of `data`, or with `previous` (the CRC of the bytes before it) the CRC of both, as
+ * zlib's crc32(data, value): so an image can be summed a piece at a time as it is written.
+ */
+export function crc32(data: Uint8Array, previous = 0): number {
   const t = TABLES;
-  let crc = -1;
+  let crc = ~previous;
   let i = 0;
   const fastEnd = data.length - 8;
   for (; i <= fastEnd; i += 8) {

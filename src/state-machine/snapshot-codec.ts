@@ -67,17 +67,26 @@ export class SnapshotEncoder {
   private nextRevision: number;
   private encoded: Uint8Array | null = null;
   private released = false;
+  /** The CRC of the first `summedBytes` bytes written, kept up each step (no pass at the end). */
+  private crc = 0;
+  private summedBytes = 0;
 
+  /**
+   * `sizeHint`: the expected image size (the last one's), so the buffer rarely grows or is
+   * trimmed; `onImage` learns the size of the finished image.
+   */
   constructor(
     readonly appliedIndex: number,
     private readonly store: MvccStore,
     coordination: CoordinationState,
+    sizeHint = 0,
+    private readonly onImage: (bytes: number) => void = () => {},
   ) {
     this.view = store.freeze();
     this.coordination = coordination.image();
     this.firstChangeRevision = Math.max(this.view.compactRevision, 1);
     this.nextRevision = this.firstChangeRevision;
-    const writer = new ByteWriter(1024 + this.view.keys.length * 48);
+    const writer = new ByteWriter(Math.max(1024 + this.view.keys.length * 48, Math.ceil(sizeHint * 1.1)));
     writer.raw(MAGIC);
     writer.u8(SNAPSHOT_FORMAT_VERSION);
     writer.varint(appliedIndex);
@@ -93,18 +102,28 @@ export class SnapshotEncoder {
     if (this.released) throw new Error('the snapshot encoder was released');
     let work = 0;
     while (this.nextKey < this.view.keys.length) {
-      if (work++ >= budget) return false;
+      if (work++ >= budget) return this.sum();
       this.writeKey(this.nextKey++);
     }
     while (this.nextRevision <= this.view.revision) {
-      if (work++ >= budget) return false;
+      if (work++ >= budget) return this.sum();
       this.writeChanges(this.nextRevision++);
     }
     this.writeCoordination();
-    this.writer.u32(crc32(this.writer.finish()));
+    this.sum();
+    this.writer.u32(this.crc);
     this.encoded = this.writer.finishTrimmed();
     this.release();
+    this.onImage(this.encoded.length);
     return true;
+  }
+
+  /** Adds the bytes written since the last call to the CRC; false (the image is not done). */
+  private sum(): false {
+    const written = this.writer.finish();
+    this.crc = crc32(written.subarray(this.summedBytes), this.crc);
+    this.summedBytes = written.length;
+    return false;
   }
 
   /** The snapshot bytes, once step() returned true. */

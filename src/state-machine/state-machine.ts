@@ -26,6 +26,8 @@ export class KvStateMachine {
   private store: MvccStore;
   private coordination: CoordinationState;
   private applied = 0;
+  /** The size of the last image encoded or restored: the next encoder's buffer size. */
+  private lastImageBytes = 0;
   /** Watches on this replica's state; events are pushed during apply. */
   readonly watches: WatchHub;
 
@@ -155,7 +157,9 @@ export class KvStateMachine {
    * released, compaction only moves the compact revision (its history is dropped afterwards).
    */
   startSnapshot(): SnapshotEncoder {
-    return new SnapshotEncoder(this.applied, this.store, this.coordination);
+    return new SnapshotEncoder(this.applied, this.store, this.coordination, this.lastImageBytes, (bytes) => {
+      this.lastImageBytes = bytes;
+    });
   }
 
   /**
@@ -167,6 +171,7 @@ export class KvStateMachine {
     this.store = decoded.store;
     this.coordination = decoded.coordination;
     this.applied = decoded.appliedIndex;
+    this.lastImageBytes = bytes.length;
     this.watches.resync(this.store);
   }
 

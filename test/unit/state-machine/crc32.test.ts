@@ -22,4 +22,21 @@ describe('crc32 (slicing-by-8)', () => {
     expect(crc32(big)).toBe(zlibCrc32(big));
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
+
+  it('continues a previous CRC like zlib: piece by piece equals all at once', () => {
+    const random = new SeededRandom(11);
+    const data = new Uint8Array(5_000);
+    for (let i = 0; i < data.length; i++) data[i] = random.int(256);
+    for (const cuts of [[0], [1, 2, 3], [7, 1000, 1001, 4999], [2500]]) {
+      let crc = 0;
+      let from = 0;
+      for (const to of [...cuts, data.length]) {
+        const piece = data.subarray(from, to);
+        expect(crc32(piece, crc)).toBe(zlibCrc32(piece, crc));
+        crc = crc32(piece, crc);
+        from = to;
+      }
+      expect(crc, `cuts ${cuts.join(',')}`).toBe(zlibCrc32(data));
+    }
+  });
 });
