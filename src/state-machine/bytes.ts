@@ -95,6 +95,11 @@ export class ByteWriter {
   }
 
   /** The bytes written so far: a view of the internal buffer, valid until the next write. */
+  /** Bytes written so far. */
+  get size(): number {
+    return this.length;
+  }
+
   finish(): Uint8Array {
     return this.buffer.subarray(0, this.length);
   }

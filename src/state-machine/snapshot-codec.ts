@@ -96,17 +96,21 @@ export class SnapshotEncoder {
     this.writer = writer;
   }
 
-  /** Encodes up to `budget` keys or change-log revisions; true once the image is complete. */
-  step(budget: number): boolean {
+  /**
+   * Encodes up to `budget` keys or change-log revisions, stopping early once `maxBytes` were
+   * written (keys with long histories or large values); true once the image is complete.
+   */
+  step(budget: number, maxBytes = Number.POSITIVE_INFINITY): boolean {
     if (this.encoded !== null) return true;
     if (this.released) throw new Error('the snapshot encoder was released');
+    const stopAt = this.writer.size + Math.max(1, maxBytes); // at least one item per step
     let work = 0;
     while (this.nextKey < this.view.keys.length) {
-      if (work++ >= budget) return this.sum();
+      if (work++ >= budget || this.writer.size >= stopAt) return this.sum();
       this.writeKey(this.nextKey++);
     }
     while (this.nextRevision <= this.view.revision) {
-      if (work++ >= budget) return this.sum();
+      if (work++ >= budget || this.writer.size >= stopAt) return this.sum();
       this.writeChanges(this.nextRevision++);
     }
     this.writeCoordination();

@@ -125,7 +125,8 @@ describe('snapshot and restore', () => {
         fc.array(smallCommand, { maxLength: 20 }),
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 0, max: 3 }),
-        (before, during, budget, stepEvery) => {
+        fc.constantFrom(Number.POSITIVE_INFINITY, 1, 40),
+        (before, during, budget, stepEvery, maxBytes) => {
           const machine = new KvStateMachine();
           const reference = new KvStateMachine();
           before.forEach((command, i) => {
@@ -138,7 +139,7 @@ describe('snapshot and restore', () => {
           let done = false;
           during.forEach((command, i) => {
             // stepEvery 0: every write lands before the encoder reads anything.
-            if (stepEvery > 0 && i % stepEvery === 0) done = encoder.step(budget);
+            if (stepEvery > 0 && i % stepEvery === 0) done = encoder.step(budget, maxBytes);
             const index = before.length + i + 1;
             // Same outcomes as a machine that is not encoding: deferring compaction shows nowhere.
             expect(machine.apply(index, encodeCommand(command))).toEqual(
@@ -149,7 +150,7 @@ describe('snapshot and restore', () => {
             // the running encoder still holds back, like any replica's would.
             expect(machine.snapshot()).toEqual(reference.snapshot());
           });
-          while (!done) done = encoder.step(budget);
+          while (!done) done = encoder.step(budget, maxBytes);
           expect(encoder.image()).toEqual(expected);
           // Once the encoder is done, the deferred compaction has dropped its history.
           expect(machine.snapshot()).toEqual(reference.snapshot());
