@@ -233,6 +233,7 @@ export class LevelRaftStorage implements RaftStorage {
   private async prepareEntryDeletes(snapshotIndex: number): Promise<PreparedDeletes | null> {
     const range = { from: this.bounds.snapshotIndex + 1, to: Math.min(this.bounds.lastIndex, snapshotIndex) };
     if (range.from > range.to) return null;
+    if (this.closing !== null) throw new StorageClosedError('compact');
     const batch = this.db.batch();
     try {
       for (let index = range.from; index <= range.to; index++) {
