@@ -255,6 +255,34 @@ describe('LevelRaftStorage: compaction in steps', () => {
     expect(await storage.loadSnapshot()).toEqual(snapshot(20, 2, 3_000));
   });
 
+  it('deletes what its plan covers when appends land while it prepares its deletes', async () => {
+    const storage = await open();
+    await storage.persist({ hardState: null, entries: entries(1, 5_000, 1), snapshot: null });
+    // The first delete handed to a batch is the compaction preparing its switch (outside the
+    // write queue): an append issued right then is queued before the switch and lands first.
+    let appended: Promise<void> | null = null;
+    const createBatch = ClassicLevel.prototype.batch as (this: RawDb, ...args: unknown[]) => unknown;
+    vi.spyOn(ClassicLevel.prototype, 'batch').mockImplementation(function (this: RawDb, ...args: unknown[]) {
+      const batch = createBatch.apply(this, args) as { del(key: Buffer): unknown };
+      const del = batch.del.bind(batch);
+      batch.del = (key: Buffer) => {
+        appended ??= storage.persist({ hardState: null, entries: entries(5_001, 5_010, 1), snapshot: null });
+        return del(key);
+      };
+      return batch as never;
+    });
+    // A snapshot beyond the log (allowed): the entries appended meanwhile are covered too, so
+    // the switch cannot use the deletes prepared for 1..5,000 alone.
+    await storage.compact(snapshot(6_000, 1, 100));
+    expect(appended).not.toBeNull();
+    await appended;
+    vi.restoreAllMocks();
+    const expected = { hardState: { term: 0, vote: null, commit: 0 }, snapshot: snapshot(6_000, 1, 100), entries: [] };
+    expect(await storage.load()).toEqual(expected);
+    await storage.close();
+    expect(await (await open()).load()).toEqual(expected);
+  });
+
   it('gives way to a snapshot received from the leader while it writes', async () => {
     const storage = await open(small);
     await storage.persist({ hardState: null, entries: entries(1, 10, 1), snapshot: null });
