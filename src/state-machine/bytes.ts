@@ -94,12 +94,12 @@ export class ByteWriter {
     this.length += 4;
   }
 
-  /** The bytes written so far: a view of the internal buffer, valid until the next write. */
-  /** Bytes written so far. */
+  /** How many bytes were written so far. */
   get size(): number {
     return this.length;
   }
 
+  /** The bytes written so far: a view of the internal buffer, valid until the next write. */
   finish(): Uint8Array {
     return this.buffer.subarray(0, this.length);
   }
