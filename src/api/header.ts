@@ -32,6 +32,11 @@ export class HeaderFactory {
     this.node.replica.off('softState', this.onSoftState);
   }
 
+  /** The term headers carry now. */
+  get raftTerm(): number {
+    return this.term;
+  }
+
   /** A header at `revision` (a write's own revision), or at the store's current revision. */
   make(revision: number = this.node.replica.stateMachine.revision): ResponseHeaderWire {
     return {

@@ -124,7 +124,7 @@ export function watchServiceImplementation(context: EtcdContext): grpc.UntypedSe
 
 class EtcdWatchStream {
   private readonly watches = new Map<string, EtcdWatch>();
-  private lastEventHeader: ResponseHeaderWire | null = null;
+  private lastEventHeader: { revision: number; term: number; header: ResponseHeaderWire } | null = null;
   private readonly pump: WatchPump<EtcdWatch>;
   private nextAutoId = 0;
   /** A progress request waits for every watch to be sent what it has. */
@@ -471,19 +471,21 @@ class EtcdWatchStream {
 
   // --- Output and the end of the stream ---------------------------------------------------------
 
-  /** Writes one control response (created, canceled, progress). */
   /**
    * The header of event responses at `revision`: one object for every watch on this stream that
-   * a commit notifies, so the serializer encodes it once (see watch-codec.ts), not per watch.
+   * a commit notifies, so it is built once and the serializer encodes it once (see
+   * watch-codec.ts), not per watch.
    */
   private eventHeader(revision: number): ResponseHeaderWire {
-    const header = etcdHeader(this.context, revision);
+    const term = this.context.headers.raftTerm;
     const last = this.lastEventHeader;
-    if (last !== null && last.revision === header.revision && last.raft_term === header.raft_term)
-      return last;
-    this.lastEventHeader = header;
+    if (last !== null && last.revision === revision && last.term === term) return last.header;
+    const header = etcdHeader(this.context, revision);
+    this.lastEventHeader = { revision, term, header };
     return header;
   }
+
+  /** Writes one control response (created, canceled, progress). */
 
   private send(fields: Partial<WatchResponseWire> & Pick<WatchResponseWire, 'header' | 'watch_id'>): void {
     if (this.closed) return;

@@ -58,7 +58,7 @@ describe('watch response serializer', () => {
     expect(Buffer.compare(serialize(wire), original(wire))).toBe(0);
   });
 
-  it('encodes a header shared by many watches once, and each response stays its own', () => {
+  it('gives each response that shares one header object the bytes proto-loader gives it', () => {
     const shared = { ...HEADER, revision: '11' };
     for (const id of ['1', '2', '300']) {
       const wire = watchResponse({ header: shared, watch_id: id, events: [eventToWire(put)] });
