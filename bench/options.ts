@@ -19,6 +19,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only GROUPS        some of: ${ROW_GROUPS.join(',')} (default: all)
   --out DIR            where the JSON goes (default bench-results)
   --cpu-prof DIR       run the raftree nodes under node --cpu-prof, profiles in DIR (written when they stop)
+  --node-flags=FLAGS   extra flags for the raftree nodes' node process, space-separated, given with "=" as
+                       they start with dashes: --node-flags="--max-semi-space-size=64" (a V8 trade-off of
+                       memory for throughput; see docs/operations.md); recorded in the report
   --markdown           also print the comparison as a Markdown table (for docs/benchmarks.md)
   --log-level LEVEL    raftree nodes' log level (default info, as shipped)
   -h, --help           this text
@@ -32,6 +35,8 @@ export interface BenchOptions {
   readonly groups: ReadonlySet<RowGroup>;
   readonly outDir: string;
   readonly cpuProfDir: string | null;
+  /** Extra flags for the raftree nodes' `node` process (V8 tuning), in order. */
+  readonly nodeFlags: readonly string[];
   readonly logLevel: string;
   readonly raftreeCli: string | null;
   readonly client: BenchClientKind;
@@ -54,6 +59,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         only: { type: 'string' },
         out: { type: 'string', default: 'bench-results' },
         'cpu-prof': { type: 'string' },
+        'node-flags': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         seconds: { type: 'string' },
         'raftree-cli': { type: 'string' },
@@ -101,12 +107,28 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     groups,
     outDir: values.out,
     cpuProfDir: values['cpu-prof'] ?? null,
+    nodeFlags: values['node-flags'] === undefined ? [] : parseNodeFlags(values['node-flags']),
     logLevel: values['log-level'],
     raftreeCli: values['raftree-cli'] ?? null,
     client,
     markdown: values.markdown,
     help: values.help,
   };
+}
+
+/**
+ * Flags for `node` itself, space-separated. Each must be an option (`--name` or `--name=value`):
+ * a bare word would be taken for the script to run instead of raftree's CLI.
+ */
+function parseNodeFlags(text: string): string[] {
+  const flags = text.split(/\s+/).filter((flag) => flag !== '');
+  if (flags.length === 0)
+    throw new UsageError('--node-flags needs at least one flag, e.g. --node-flags=--max-semi-space-size=64');
+  for (const flag of flags) {
+    if (!/^--[a-z0-9][a-z0-9_-]*(=\S+)?$/i.test(flag))
+      throw new UsageError(`--node-flags: "${flag}" is not a node option (--name or --name=value)`);
+  }
+  return flags;
 }
 
 function parseGroups(text: string): Set<RowGroup> {

@@ -76,6 +76,7 @@ export class RaftreeCluster extends ManagedCluster<RaftreeNodeState> implements 
       fsync: 'every Ready batch (group commit)',
       snapshotEveryEntries: 'default (100000)',
       logLevel: options.logLevel ?? 'info',
+      nodeFlags: (options.nodeFlags ?? []).join(' ') || 'none',
       build: options.cliMain ?? DEFAULT_CLI_MAIN,
       commit: gitRevision(dirname(options.cliMain ?? DEFAULT_CLI_MAIN)),
       dataDir: root,

@@ -86,9 +86,12 @@ async function main(): Promise<number> {
         logLevel: options.logLevel,
         client: options.client,
         ...(options.raftreeCli === null ? {} : { cliMain: options.raftreeCli }),
-        ...(options.cpuProfDir === null
-          ? {}
-          : { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir)] }),
+        nodeFlags: [
+          ...options.nodeFlags,
+          ...(options.cpuProfDir === null
+            ? []
+            : ['--cpu-prof', '--cpu-prof-dir', resolve(options.cpuProfDir)]),
+        ],
       });
       clusters.push(raftree);
     }
