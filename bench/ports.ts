@@ -1,24 +1,83 @@
-import { createServer, type Server } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
-/** Reserved ports the bench never hands out: raftree's local cluster and etcd's defaults. */
-function reserved(port: number): boolean {
+/** The lowest port handed out: below it sit well-known and registered services' ports. */
+const LOWEST_PORT = 10_000;
+/** Linux's default first ephemeral port, when /proc cannot say. */
+const DEFAULT_EPHEMERAL_START = 32_768;
+/** A range narrower than this is not worth drawing from: ask the kernel instead. */
+const MIN_RANGE = 2_000;
+
+/**
+ * `count` distinct free TCP ports on 127.0.0.1, never the local cluster's defaults (7001-7003,
+ * 8001-8003) nor etcd's (2379, 2380), so tests and the bench can run beside `npm start`.
+ *
+ * Drawn at random below the kernel's ephemeral range and checked by binding. A port the kernel
+ * picks for `listen(0)` comes from the ephemeral range, which is also where every outgoing
+ * connection's source port comes from: once such a port is released, a parallel test's client
+ * connection can take it before the node meant to listen there starts (seen in CI as a chaos
+ * run's node failing with EADDRINUSE). Below the range only another listener can take a port.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const start = ephemeralRangeStart();
+  return start - LOWEST_PORT < MIN_RANGE ? kernelPorts(count) : drawnPorts(count, LOWEST_PORT, start);
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : DEFAULT_EPHEMERAL_START;
+  } catch {
+    return DEFAULT_EPHEMERAL_START; // not Linux: its usual range starts higher still
+  }
+}
+
+/** Ports never handed out: raftree's local cluster (`npm start`) and etcd's defaults. */
+function isReserved(port: number): boolean {
   return (port >= 7001 && port <= 8003) || port === 2379 || port === 2380;
 }
 
-/** `count` distinct free TCP ports on 127.0.0.1, found by binding port 0. */
-export async function freePorts(count: number): Promise<number[]> {
+async function drawnPorts(count: number, low: number, high: number): Promise<number[]> {
   const ports: number[] = [];
-  const holders: Server[] = [];
-  while (ports.length < count) {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    holders.push(server);
-    const address = server.address();
-    if (typeof address === 'object' && address !== null && !reserved(address.port)) ports.push(address.port);
+  const holders: ReturnType<typeof createServer>[] = [];
+  try {
+    for (let attempt = 0; ports.length < count; attempt++) {
+      if (attempt > count * 100) throw new Error(`no ${count} free ports found in ${low}-${high - 1}`);
+      const port = low + Math.floor(Math.random() * (high - low));
+      if (isReserved(port) || ports.includes(port)) continue;
+      const server = createServer();
+      const bound = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => resolve(true));
+      });
+      if (!bound) continue;
+      holders.push(server);
+      ports.push(port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(holders.map((s) => new Promise((resolve) => s.close(resolve))));
   }
-  await Promise.all(holders.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
+}
+
+/** Ports the kernel picks (binding port 0): the fallback where no range below its own is usable. */
+async function kernelPorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  const holders: ReturnType<typeof createServer>[] = [];
+  try {
+    while (ports.length < count) {
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+      holders.push(server);
+      const address = server.address();
+      if (typeof address === 'object' && address !== null && !isReserved(address.port))
+        ports.push(address.port);
+    }
+    return ports;
+  } finally {
+    await Promise.all(holders.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
