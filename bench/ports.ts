@@ -14,9 +14,10 @@ const MIN_RANGE = 2_000;
  *
  * Drawn at random below the kernel's ephemeral range and checked by binding. A port the kernel
  * picks for `listen(0)` comes from the ephemeral range, which is also where every outgoing
- * connection's source port comes from: once such a port is released, a parallel test's client
- * connection can take it before the node meant to listen there starts (seen in CI as a chaos
- * run's node failing with EADDRINUSE). Below the range only another listener can take a port.
+ * connection's source port comes from: once such a port is released, a client connection (a
+ * parallel test's, or the bench's own) can take it before the node meant to listen there starts
+ * (seen in CI as a chaos run's node failing with EADDRINUSE). Below the range only another
+ * listener can take a port.
  */
 export async function freePorts(count: number): Promise<number[]> {
   const start = ephemeralRangeStart();

@@ -10,10 +10,15 @@ describe('test support: freePorts', () => {
     const ephemeralStart = Number(
       readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
     );
+    // Below 12,000 the range left under it is too narrow, and the kernel picks instead.
+    const drawn = ephemeralStart - 10_000 >= 2_000;
     for (const port of ports) {
-      expect(port).toBeGreaterThanOrEqual(10_000);
-      expect(port).toBeLessThan(ephemeralStart);
-      expect(port >= 7001 && port <= 8003).toBe(false);
+      if (drawn) {
+        expect(port).toBeGreaterThanOrEqual(10_000);
+        expect(port).toBeLessThan(ephemeralStart);
+      } else {
+        expect(port >= 7001 && port <= 8003).toBe(false);
+      }
     }
     // Released: each can be bound again at once.
     for (const port of ports) {
