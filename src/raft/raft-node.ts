@@ -615,6 +615,7 @@ export class RaftNode {
     if (this.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {
       const lastNew = this.log.appendFromLeader(m.prevLogIndex, m.entries);
       this.log.commitTo(Math.min(m.commit, lastNew));
+      if (m.commitOnly === true && m.entries.length === 0) return; // see AppendRequest.commitOnly
       this.send(this.appendResponse(m.from, false, lastNew));
       return;
     }
@@ -758,6 +759,8 @@ export class RaftNode {
       prevLogTerm,
       entries,
       commit: this.log.committed,
+      // A probe's empty append must be answered; in the pipeline it only moves the commit index.
+      ...(entries.length === 0 && pr.state === 'replicate' ? { commitOnly: true } : {}),
     });
     const last = entries.length > 0 ? entries[entries.length - 1]!.index : prevLogIndex;
     pr.sentEntries(entries.length, last, bytes);

@@ -74,6 +74,7 @@ export function encodeMessage(message: StreamedMessage): RaftMessageWire {
           prevLogTerm: message.prevLogTerm,
           entries: message.entries.map(encodeEntry),
           commit: message.commit,
+          commitOnly: message.commitOnly === true,
         },
       };
     case 'appendResp':
@@ -253,6 +254,7 @@ export function decodeMessage(wire: RaftMessageWire): StreamedMessage {
         prevLogTerm: exactCount(body.prevLogTerm, 'append.prevLogTerm'),
         entries: decodeEntries(body.entries, prevLogIndex),
         commit: exactCount(body.commit, 'append.commit'),
+        ...(flag(body.commitOnly, 'append.commitOnly') ? { commitOnly: true } : {}),
       };
     }
     case 'appendResp': {

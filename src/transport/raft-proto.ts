@@ -185,6 +185,7 @@ function appendRequest(m: Decoded<AppendRequestWire>): AppendRequestWire {
     prevLogTerm: uint64(m.prevLogTerm),
     entries: m.entries.map(entry),
     commit: uint64(m.commit),
+    commitOnly: m.commitOnly,
   };
 }
 

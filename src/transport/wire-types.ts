@@ -36,6 +36,7 @@ export interface AppendRequestWire {
   readonly prevLogTerm: number;
   readonly entries: readonly EntryWire[];
   readonly commit: number;
+  readonly commitOnly: boolean;
 }
 
 export interface AppendResponseWire {

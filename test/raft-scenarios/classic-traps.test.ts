@@ -471,3 +471,69 @@ describe('restart', () => {
     expect(text(c.node('n2').applied.at(-1)!)).toBe('A');
   });
 });
+
+describe('commit-only appends (AppendRequest.commitOnly)', () => {
+  const from = (c: ScenarioCluster, start: number, peer: string): Message[] =>
+    c.delivered.slice(start).filter((m) => m.from === peer || m.to === peer);
+
+  it('carry the commit to a follower in the pipeline, which applies it without answering', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.propose('n1', 'warm'); // the followers' progress moves from probe to the pipeline
+    c.stabilize();
+    const start = c.delivered.length;
+    const { index } = c.propose('n1', 'A');
+    c.stabilize();
+    const exchange = from(c, start, 'n2').map((m) => ({
+      type: m.type,
+      entries: m.type === 'append' ? m.entries.length : undefined,
+      commitOnly: m.type === 'append' ? (m.commitOnly ?? false) : undefined,
+    }));
+    expect(exchange).toEqual([
+      { type: 'append', entries: 1, commitOnly: false },
+      { type: 'appendResp', entries: undefined, commitOnly: undefined },
+      { type: 'append', entries: 0, commitOnly: true },
+    ]);
+    for (const id of ['n1', 'n2', 'n3']) {
+      expect(c.raft(id).commitIndex).toBe(index);
+      expect(c.applied(id)).toEqual(['warm', 'A']);
+    }
+  });
+
+  it('are answered with a reject by a follower that missed the entries, which then gets them', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.propose('n1', 'warm');
+    c.stabilize();
+    const { index } = c.propose('n1', 'A');
+    let dropped = false;
+    c.dropIf = (m) => {
+      if (dropped || m.to !== 'n3' || !isAppendCarrying(m, index)) return false;
+      dropped = true;
+      return true;
+    };
+    const start = c.delivered.length;
+    c.stabilize();
+    expect(dropped).toBe(true);
+    const toN3 = from(c, start, 'n3');
+    expect(toN3[0]).toMatchObject({ type: 'append', entries: [], commitOnly: true, prevLogIndex: index });
+    expect(toN3[1]).toMatchObject({ type: 'appendResp', reject: true });
+    expect(c.applied('n3')).toEqual(['warm', 'A']);
+    expect(c.raft('n1').status().progress.get('n3')?.match).toBe(index);
+  });
+
+  it('leave a lost answer to be found by the next heartbeat round, whose probe is answered', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.propose('n1', 'warm');
+    c.stabilize();
+    const { index } = c.propose('n1', 'A');
+    c.dropIf = (m) => m.type === 'appendResp' && m.from === 'n2';
+    c.stabilize();
+    expect(c.applied('n2')).toEqual(['warm', 'A']); // the commit-only append reached it
+    expect(c.raft('n1').status().progress.get('n2')?.match).toBeLessThan(index);
+    c.heal();
+    c.tickAll(c.config.heartbeatTicks);
+    expect(c.raft('n1').status().progress.get('n2')?.match).toBe(index);
+  });
+});
