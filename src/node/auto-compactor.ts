@@ -1,8 +1,6 @@
 import { encodeCommand } from '../state-machine/index.js';
 import type { NodeExtension, RaftreeNode } from './raftree-node.js';
 
-export const DEFAULT_AUTO_COMPACT_RETENTION = 100_000;
-
 /**
  * Automatic compaction by revision count: the leader keeps the last `retention` revisions of
  * history (for watches and past reads) and, once twice that has piled up, proposes a compact

@@ -46,8 +46,14 @@ export const defaultLimits: RequestLimits = {
  */
 export const defaultTiming = { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 } as const;
 
-/** Like etcd's default: a snapshot is taken synchronously and pauses the node (see docs/benchmarks.md), so rarely. */
+/**
+ * etcd's default. The log behind the latest snapshot is kept in memory and replayed on restart;
+ * a small state snapshots sooner (see Replica's snapshotThreshold).
+ */
 export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 100_000;
+
+/** Revisions of history automatic compaction keeps (see autoCompactorExtension). */
+export const DEFAULT_AUTO_COMPACT_RETENTION = 100_000;
 
 export class ConfigError extends Error {
   constructor(message: string) {

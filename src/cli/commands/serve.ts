@@ -1,17 +1,15 @@
 import { Command, Option } from 'commander';
-import { createLogger } from '../../common/logger.js';
 import {
   ConfigError,
+  DEFAULT_AUTO_COMPACT_RETENTION,
   DEFAULT_SNAPSHOT_EVERY_ENTRIES,
   defaultLimits,
   defaultTiming,
   parsePeers,
   type NodeConfig,
 } from '../../node/node-config.js';
-import { RaftreeNode, type NodeExtension } from '../../node/raftree-node.js';
+import type { RaftreeNode } from '../../node/raftree-node.js';
 import { CliError } from '../cli-error.js';
-import { nodeExtensions } from '../../node/extensions.js';
-import { DEFAULT_AUTO_COMPACT_RETENTION } from '../../node/auto-compactor.js';
 
 const LOCAL_PEERS = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
 
@@ -104,8 +102,7 @@ export function registerServe(program: Command): void {
         .default('info'),
     )
     .action(async (opts: ServeOptions) => {
-      const config = buildConfig(opts);
-      await runUntilSignal(config, nodeExtensions(config));
+      await runUntilSignal(buildConfig(opts));
     });
 }
 
@@ -153,11 +150,17 @@ function buildConfig(opts: ServeOptions): NodeConfig {
   }
 }
 
-async function runUntilSignal(config: NodeConfig, extensions: readonly NodeExtension[]): Promise<void> {
+async function runUntilSignal(config: NodeConfig): Promise<void> {
+  // The node's modules load only when a node runs, so every client command starts without them.
+  const [{ createLogger }, { RaftreeNode }, { nodeExtensions }] = await Promise.all([
+    import('../../common/logger.js'),
+    import('../../node/raftree-node.js'),
+    import('../../node/extensions.js'),
+  ]);
   const logger = createLogger({ nodeId: config.id, level: config.logLevel });
   let node: RaftreeNode;
   try {
-    node = await RaftreeNode.start(config, { logger, extensions });
+    node = await RaftreeNode.start(config, { logger, extensions: nodeExtensions(config) });
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(error.message, 2);
     throw error;
