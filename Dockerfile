@@ -11,6 +11,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY proto ./proto
 COPY src ./src
+COPY scripts/bundle.ts ./scripts/bundle.ts
 RUN npm run build
 
 FROM node:20-slim
@@ -36,4 +37,4 @@ EXPOSE 7001 8001
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const a = (process.env.RAFTREE_HTTP || '0.0.0.0:8001').replace(/^(0\\.0\\.0\\.0|\\[::\\])/, '127.0.0.1'); fetch('http://' + a + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-ENTRYPOINT ["node", "dist/src/cli/main.js", "serve"]
+ENTRYPOINT ["node", "dist/raftree.mjs", "serve"]

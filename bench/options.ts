@@ -15,7 +15,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --seconds N          measured seconds per put / get / keepalive / lock level (default 8, --quick 1.2)
   --client KIND        the client raftree's KV and watch rows use: native (raftree's own) or etcd3 (through
                        the etcd-compatible API); default etcd3 with --compare etcd (same client on both sides), else native
-  --raftree-cli PATH   the raftree build to run (default dist/src/cli/main.js), e.g. another worktree's, for before / after
+  --raftree-cli PATH   the raftree build to run (default dist/raftree.mjs), e.g. another worktree's, for before / after
   --only GROUPS        some of: ${ROW_GROUPS.join(',')} (default: all)
   --out DIR            where the JSON goes (default bench-results)
   --cpu-prof DIR       run the raftree nodes under node --cpu-prof, profiles in DIR (written when they stop)

@@ -15,7 +15,7 @@ import { etcd3KvClient } from './etcd-kv-client.js';
 import type { KvClient, KvClientOptions, StoreCluster } from './store.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
-export const DEFAULT_CLI_MAIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const DEFAULT_CLI_MAIN = join(REPO_ROOT, 'dist', 'raftree.mjs');
 
 /** The defaults of `raftree serve`, stated explicitly so the report names them. */
 export const RAFTREE_TIMING = { tickMs: 50, electionTicks: 10, heartbeatTicks: 2 } as const;

@@ -52,7 +52,7 @@ const program = new Command()
   .option('--seed <n>', 'seed of the fault schedule and the workload (default: random)', positive('--seed'))
   .option('--op-timeout <ms>', 'deadline of each client operation', positive('--op-timeout'), 2000)
   .option('--tick-ms <ms>', 'Raft tick of the nodes', positive('--tick-ms'), 25)
-  .option('--cli <path>', 'the built raftree CLI to test (default dist/src/cli/main.js), e.g. a mutant build')
+  .option('--cli <path>', 'the built raftree CLI to test (default dist/raftree.mjs), e.g. a mutant build')
   .option('--results <dir>', 'where failed runs are saved', 'chaos-results')
   .option('--summary-file <path>', 'append a one-line JSON summary of the run here (for batches of runs)');
 

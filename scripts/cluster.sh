@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drive a local three-node raftree cluster by hand: each node runs in the background as
-# `node dist/src/cli/main.js serve`, with its pid file under $RAFTREE_DATA/run and its log
+# `node dist/raftree.mjs serve`, with its pid file under $RAFTREE_DATA/run and its log
 # under $RAFTREE_DATA/logs. It is the same cluster (ports, data, pid files) as `npm start`.
 #
 #   scripts/cluster.sh start [NODE...]    start the nodes that are not running
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CLI="$ROOT/dist/src/cli/main.js"
+CLI="$ROOT/dist/raftree.mjs"
 DATA="${RAFTREE_DATA:-./data}"
 HOST="${RAFTREE_HOST:-127.0.0.1}"
 BASE_PORT="${RAFTREE_BASE_PORT:-7001}"

@@ -1,6 +1,6 @@
 /**
  * `npm start`: a local three-node cluster, each node its own OS process running the built CLI
- * (`node dist/src/cli/main.js serve`), their logs merged and prettified on this terminal.
+ * (`node dist/raftree.mjs serve`), their logs merged and prettified on this terminal.
  * Ctrl-C (or SIGTERM) stops all three: SIGTERM first, SIGKILL for stragglers.
  *
  * It writes the same pid files as scripts/cluster.sh, so `scripts/cluster.sh status|leader|kill`
@@ -18,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'raftree.mjs');
 const IDS = ['n1', 'n2', 'n3'] as const;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;

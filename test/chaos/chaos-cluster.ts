@@ -13,7 +13,7 @@ import { freePorts } from '../support/ports.js';
 import { ProxyMesh } from './proxy-mesh.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-export const DEFAULT_CLI_MAIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const DEFAULT_CLI_MAIN = join(REPO_ROOT, 'dist', 'raftree.mjs');
 
 export interface ChaosClusterOptions {
   readonly size: number;

@@ -40,7 +40,7 @@ export interface ChaosOptions {
   readonly tickMs?: number;
   /** --snapshot-entries of the nodes (default 500: snapshots happen during a run). */
   readonly snapshotEntries?: number;
-  /** The built CLI to test (default: this checkout's dist/src/cli/main.js). */
+  /** The built CLI to test (default: this checkout's dist/raftree.mjs). */
   readonly cliMain?: string;
   /** Bound on the linearizability search (default 120 s). */
   readonly checkTimeLimitMs?: number;

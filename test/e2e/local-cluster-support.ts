@@ -56,7 +56,7 @@ export function serveProcessesUnder(dataRoot: string): number[] {
       continue;
     }
     if (
-      args.includes('dist/src/cli/main.js\0serve\0') &&
+      args.includes('dist/raftree.mjs\0serve\0') &&
       args.includes(dataRoot) &&
       processAlive(Number(entry))
     ) {

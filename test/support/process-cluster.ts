@@ -20,7 +20,7 @@ import { RaftreeClient, type NodeStatus } from '../../src/client/index.js';
 import { freePorts } from './ports.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-export const CLI_MAIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const CLI_MAIN = join(REPO_ROOT, 'dist', 'raftree.mjs');
 
 export interface ProcessClusterOptions {
   /** Number of nodes, named n1..nN (default 3). */

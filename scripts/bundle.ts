@@ -1,0 +1,31 @@
+/**
+ * Bundles the compiled CLI (dist/src/cli/main.js) and its dependencies into one file,
+ * dist/raftree.mjs, which is what `raftree`, `npm start`, the tests and the bench run.
+ *
+ * Why: Node spends most of a process's start resolving and reading hundreds of module files.
+ * One file starts a node in ~0.35 s instead of ~0.55 s and a client command in ~0.15 s instead
+ * of ~0.35 s; a restart pays this too. classic-level stays outside (a native addon, loaded
+ * from node_modules). The code is neither minified nor renamed, so stack traces keep their
+ * function names; the source map (run with --enable-source-maps) gives the original lines.
+ */
+import { build } from 'esbuild';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+await build({
+  entryPoints: [join(root, 'dist', 'src', 'cli', 'main.js')],
+  outfile: join(root, 'dist', 'raftree.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['classic-level'],
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // The CommonJS dependencies (grpc-js, protobufjs, ...) call require(); an ES module has none.
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
+  },
+});
