@@ -476,11 +476,17 @@ describe('commit-only appends (AppendRequest.commitOnly)', () => {
   const from = (c: ScenarioCluster, start: number, peer: string): Message[] =>
     c.delivered.slice(start).filter((m) => m.from === peer || m.to === peer);
 
-  it('carry the commit to a follower in the pipeline, which applies it without answering', () => {
+  /** n1 leads and has committed one entry, so both followers are in the pipeline (replicate). */
+  const pipelined = (): ScenarioCluster => {
     const c = new ScenarioCluster(['n1', 'n2', 'n3']);
     c.elect('n1');
-    c.propose('n1', 'warm'); // the followers' progress moves from probe to the pipeline
+    c.propose('n1', 'warm');
     c.stabilize();
+    return c;
+  };
+
+  it('carry the commit to a follower in the pipeline, which applies it without answering', () => {
+    const c = pipelined();
     const start = c.delivered.length;
     const { index } = c.propose('n1', 'A');
     c.stabilize();
@@ -501,10 +507,7 @@ describe('commit-only appends (AppendRequest.commitOnly)', () => {
   });
 
   it('are answered with a reject by a follower that missed the entries, which then gets them', () => {
-    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
-    c.elect('n1');
-    c.propose('n1', 'warm');
-    c.stabilize();
+    const c = pipelined();
     const { index } = c.propose('n1', 'A');
     let dropped = false;
     c.dropIf = (m) => {
@@ -523,10 +526,7 @@ describe('commit-only appends (AppendRequest.commitOnly)', () => {
   });
 
   it('leave a lost answer to be found by the next heartbeat round, whose probe is answered', () => {
-    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
-    c.elect('n1');
-    c.propose('n1', 'warm');
-    c.stabilize();
+    const c = pipelined();
     const { index } = c.propose('n1', 'A');
     c.dropIf = (m) => m.type === 'appendResp' && m.from === 'n2';
     c.stabilize();

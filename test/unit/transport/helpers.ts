@@ -88,7 +88,17 @@ export function everyMessageType(from: NodeId, to: NodeId): Message[] {
     { type: 'voteResp', from, to, term: 7, reject: true },
     { type: 'preVoteResp', from, to, term: 0, reject: true },
     { type: 'append', from, to, term: 3, prevLogIndex: 10, prevLogTerm: 2, entries: [], commit: 9 },
-    { type: 'append', from, to, term: 3, prevLogIndex: 13, prevLogTerm: 3, entries: [], commit: 13, commitOnly: true },
+    {
+      type: 'append',
+      from,
+      to,
+      term: 3,
+      prevLogIndex: 13,
+      prevLogTerm: 3,
+      entries: [],
+      commit: 13,
+      commitOnly: true,
+    },
     {
       type: 'append',
       from,
