@@ -4,6 +4,7 @@
  * Each command lives in its own module under ./commands and registers itself here.
  */
 import { Command, CommanderError } from 'commander';
+import { raftreeVersion } from '../api/version.js';
 import { registerCommands } from './commands/index.js';
 import { CliError } from './cli-error.js';
 
@@ -11,6 +12,7 @@ const program = new Command();
 program
   .name('raftree')
   .description('A strongly consistent, Raft-replicated key-value and coordination store')
+  .version(raftreeVersion(), '-V, --version', "print raftree's version")
   .showHelpAfterError()
   .exitOverride();
 registerCommands(program);

@@ -3,6 +3,8 @@
  * a real three-node cluster: put/get/del/txn/compact, the exact --json shapes, human output,
  * and the exit codes and one-line messages of bad input.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from '../support/cli-runner.js';
 import { ProcessCluster } from '../support/process-cluster.js';
@@ -216,6 +218,18 @@ describe('raftree txn', () => {
       succeeded: false,
       responses: [{ type: 'get', kvs: [{ value: 'one' }] }],
     });
+  });
+});
+
+describe('raftree --version', () => {
+  it("prints package.json's version and exits 0", async () => {
+    const { version } = JSON.parse(
+      readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'),
+    ) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await runCli([flag]);
+      expect(result).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
   });
 });
 
