@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 /** The lowest port handed out: below it sit well-known and registered services' ports. */
 const LOWEST_PORT = 10_000;
@@ -40,38 +40,30 @@ function isReserved(port: number): boolean {
 
 async function drawnPorts(count: number, low: number, high: number): Promise<number[]> {
   const ports: number[] = [];
-  const holders: ReturnType<typeof createServer>[] = [];
+  const holders: Server[] = [];
   try {
     for (let attempt = 0; ports.length < count; attempt++) {
       if (attempt > count * 100) throw new Error(`no ${count} free ports found in ${low}-${high - 1}`);
       const port = low + Math.floor(Math.random() * (high - low));
       if (isReserved(port) || ports.includes(port)) continue;
-      const server = createServer();
-      const bound = await new Promise<boolean>((resolve) => {
-        server.once('error', () => resolve(false));
-        server.listen(port, '127.0.0.1', () => resolve(true));
-      });
-      if (!bound) continue;
+      const server = await listen(port).catch(() => null);
+      if (server === null) continue; // taken
       holders.push(server);
       ports.push(port);
     }
     return ports;
   } finally {
-    await Promise.all(holders.map((s) => new Promise((resolve) => s.close(resolve))));
+    await closeAll(holders);
   }
 }
 
 /** Ports the kernel picks (binding port 0): the fallback where no range below its own is usable. */
 async function kernelPorts(count: number): Promise<number[]> {
   const ports: number[] = [];
-  const holders: ReturnType<typeof createServer>[] = [];
+  const holders: Server[] = [];
   try {
     while (ports.length < count) {
-      const server = createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
+      const server = await listen(0);
       holders.push(server);
       const address = server.address();
       if (typeof address === 'object' && address !== null && !isReserved(address.port))
@@ -79,6 +71,19 @@ async function kernelPorts(count: number): Promise<number[]> {
     }
     return ports;
   } finally {
-    await Promise.all(holders.map((s) => new Promise((resolve) => s.close(resolve))));
+    await closeAll(holders);
   }
+}
+
+/** A server listening on 127.0.0.1:`port`, held until closed (rejects if the port is taken). */
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+function closeAll(servers: readonly Server[]): Promise<unknown> {
+  return Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
 }

@@ -760,7 +760,7 @@ export class RaftNode {
       entries,
       commit: this.log.committed,
       // A probe's empty append must be answered; in the pipeline it only moves the commit index.
-      ...(entries.length === 0 && pr.state === 'replicate' ? { commitOnly: true } : {}),
+      commitOnly: entries.length === 0 && pr.state === 'replicate',
     });
     const last = entries.length > 0 ? entries[entries.length - 1]!.index : prevLogIndex;
     pr.sentEntries(entries.length, last, bytes);
