@@ -26,7 +26,8 @@ import { ReplicaError } from './errors.js';
 
 /** What the replica needs from the peer transport. */
 export interface MessageSender {
-  send(messages: readonly Message[]): void;
+  /** `now`: write before returning instead of on the next turn of the event loop. */
+  send(messages: readonly Message[], options?: { readonly now?: boolean }): void;
   /** Whether messages to `peer` would leave now (false: they would be dropped). Default: yes. */
   isReachable?(peer: NodeId): boolean;
 }
@@ -419,12 +420,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
     if (ready.mustSync) {
       // A leader's replication traffic may leave before its own fsync (see mayPrecedePersistence).
+      // It leaves now, before the batch is built: the followers' fsyncs, not the leader's, are
+      // on the commit path.
       const { early, late } = splitByDurabilityNeed(ready.messages);
-      this.send(early);
+      this.send(early, true);
       // 1. Persist: one synced batch. Nothing below may happen before it is durable.
       await this.persist(ready);
-      // 2. Send what depended on the persisted state.
-      this.send(late);
+      // 2. Send what depended on the persisted state (a follower's acknowledgement), at once.
+      this.send(late, true);
       // 3. Apply.
       this.apply(ready);
       if (ready.snapshot) this.raft.forgetSnapshotData(ready.snapshot.meta.index);
@@ -472,14 +475,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   /** Hands messages to the transport, after any still held back (so each peer gets them in order). */
-  private send(messages: readonly Message[]): void {
+  private send(messages: readonly Message[], now = false): void {
     this.releaseHeldMessages();
-    if (messages.length > 0) this.deliver(messages);
+    if (messages.length > 0) this.deliver(messages, now);
   }
 
-  private deliver(messages: readonly Message[]): void {
+  private deliver(messages: readonly Message[], now = false): void {
     if (!messages.some(needsStoredSnapshot)) {
-      this.options.transport.send(messages);
+      this.options.transport.send(messages, now ? SEND_NOW : undefined);
       return;
     }
     const direct: Message[] = [];
@@ -487,7 +490,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       if (needsStoredSnapshot(message)) this.sendStoredSnapshot(message);
       else direct.push(message);
     }
-    if (direct.length > 0) this.options.transport.send(direct);
+    if (direct.length > 0) this.options.transport.send(direct, now ? SEND_NOW : undefined);
   }
 
   /**
@@ -997,6 +1000,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.emit('fatal', error);
   }
 }
+
+/** Send options for messages a Ready batched already, on the commit path (see handleReady). */
+const SEND_NOW = { now: true } as const;
 
 function splitByDurabilityNeed(messages: readonly Message[]): { early: Message[]; late: Message[] } {
   const early: Message[] = [];

@@ -373,6 +373,11 @@ export class PeerLink {
     this.timer.unref();
   }
 
+  /** Writes what is queued now, rather than on the next turn (see PeerTransport.send). */
+  flushNow(): void {
+    if (this.linkState === 'open') this.flush();
+  }
+
   /** Coalesces everything sent in one turn of the event loop into as few batches as possible. */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;

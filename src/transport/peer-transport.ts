@@ -139,7 +139,14 @@ export class PeerTransport {
     return this.links.get(peer)?.likelyDelivers ?? false;
   }
 
-  send(messages: readonly Message[]): void {
+  /**
+   * Queues each message on its peer's link. Links write what they hold on the next turn of the
+   * event loop, so messages sent in one turn share a stream write; with `now`, the links these
+   * messages went to write at once instead (the caller batched them already and is about to
+   * start slower work, such as a synced disk write, that they should not wait behind).
+   */
+  send(messages: readonly Message[], options?: { readonly now?: boolean }): void {
+    const flushNow: PeerLink[] | null = options?.now === true ? [] : null;
     let misaddressed: Message | null = null;
     for (const message of messages) {
       if (message.to === this.selfId || message.from !== this.selfId) {
@@ -162,9 +169,14 @@ export class PeerTransport {
         }
         continue;
       }
-      if (isStreamedMessage(message)) link.enqueue(message);
-      else link.enqueueSnapshot(message);
+      if (!isStreamedMessage(message)) {
+        link.enqueueSnapshot(message);
+        continue;
+      }
+      link.enqueue(message);
+      if (flushNow !== null && !flushNow.includes(link)) flushNow.push(link);
     }
+    if (flushNow !== null) for (const link of flushNow) link.flushNow();
     if (misaddressed !== null) {
       throw new TransportUsageError(
         `node ${this.selfId} asked to send a ${misaddressed.type} from ${misaddressed.from} to ${misaddressed.to}`,

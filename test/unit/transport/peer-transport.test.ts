@@ -96,6 +96,29 @@ describe('PeerTransport over loopback gRPC', () => {
     expect(Object.keys(sender.stats().peers).sort()).toEqual(['n2', 'n3']);
   });
 
+  it('writes at once with `now`, on the next turn without it', { timeout: 10_000 }, async () => {
+    const [n2, n3] = await Promise.all([serve('n2'), serve('n3')]);
+    const sender = transport({
+      peers: new Map([
+        ['n2', n2.address],
+        ['n3', n3.address],
+      ]),
+    });
+    const sent = (peer: NodeId): number => sender.stats().peers[peer]!.sent;
+    // Open both streams first: a link writes only once its stream is open.
+    sender.send([heartbeat('n1', 'n2', 0), heartbeat('n1', 'n3', 0)]);
+    await waitFor(() => n2.received.length === 1 && n3.received.length === 1, 5_000, 'streams open');
+
+    sender.send([heartbeat('n1', 'n2', 1), heartbeat('n1', 'n3', 1)]);
+    expect([sent('n2'), sent('n3')]).toEqual([1, 1]); // queued, written on the next turn
+    sender.send([heartbeat('n1', 'n2', 2), heartbeat('n1', 'n3', 2), heartbeat('n1', 'n2', 3)], {
+      now: true,
+    });
+    // Everything queued for the links this send touched, in order, before send returned.
+    expect([sent('n2'), sent('n3')]).toEqual([4, 3]);
+    await waitFor(() => n2.received.length === 4 && n3.received.length === 3, 5_000, 'all delivered');
+    expect(n2.received.map((m) => (m.type === 'heartbeat' ? m.commit : -1))).toEqual([0, 1, 2, 3]);
+  });
   it('delivers a 20 MiB snapshot intact, in chunks', { timeout: 15_000 }, async () => {
     const n2 = await serve('n2');
     const results: boolean[] = [];
