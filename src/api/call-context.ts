@@ -11,11 +11,51 @@ export const FORWARDED_BY_METADATA = 'raftree-forwarded-by';
 /** setTimeout's largest delay; longer waits are clamped (a deadline that far away is no deadline). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** What a call's handlers need of its cancellation; an AbortSignal is one. */
+export interface CallSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { readonly once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * A unary call's cancellation: AbortController's job for the one or two listeners a call
+ * has, without the EventTarget an AbortSignal is. Creating the signal and adding and removing
+ * its listener were ~100 ms of a node's ~6 s busy time over 11 s of puts at 16 in flight
+ * (CPU profile). Like an AbortSignal: a listener runs at most once, and one added after the
+ * abort never runs.
+ */
+export class CallAbort implements CallSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  private listeners: (() => void)[] | null = null;
+
+  /** Listeners run at most once anyway: `once` changes nothing. */
+  addEventListener(_type: 'abort', listener: () => void, _options?: { readonly once?: boolean }): void {
+    if (!this.aborted) (this.listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const at = this.listeners?.indexOf(listener) ?? -1;
+    if (at >= 0) this.listeners!.splice(at, 1);
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.listeners;
+    this.listeners = null;
+    if (listeners !== null) for (const listener of listeners) listener();
+  }
+}
+
 export interface CallContext {
   /** Epoch milliseconds by which the call must be answered (the client's or the server default). */
   readonly deadline: number;
   /** Aborted when the client cancels or the node stops; its reason is an ApiError. */
-  readonly signal: AbortSignal;
+  readonly signal: CallSignal;
   /** The member that forwarded this call here, or null when it came from a client. */
   readonly forwardedBy: string | null;
 }
@@ -36,7 +76,7 @@ export function forwardedByOf(metadata: grpc.Metadata): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
-function abortReason(signal: AbortSignal): ApiError {
+function abortReason(signal: CallSignal): ApiError {
   return signal.reason instanceof ApiError
     ? signal.reason
     : new ApiError(grpc.status.CANCELLED, 'the call was cancelled');

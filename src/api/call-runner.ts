@@ -5,7 +5,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { RaftreeNode } from '../node/raftree-node.js';
-import { effectiveDeadline, forwardedByOf, remainingMs, type CallContext } from './call-context.js';
+import {
+  CallAbort,
+  effectiveDeadline,
+  forwardedByOf,
+  remainingMs,
+  type CallContext,
+} from './call-context.js';
 import { ApiError, invalidArgument, toApiError, type RequestKind } from './errors.js';
 import { RejectedRequest } from './proto.js';
 
@@ -24,8 +30,13 @@ export interface StatusError {
 /** Turns whatever a handler threw into the error the client sees (the native API's by default). */
 export type ErrorMapper = (error: unknown, kind: RequestKind) => StatusError;
 
+/** A call or stream in progress that stop() aborts (an AbortController is one). */
+export interface Abortable {
+  abort(reason: unknown): void;
+}
+
 export class CallRunner {
-  private readonly active = new Set<AbortController>();
+  private readonly active = new Set<Abortable>();
   private stopped = false;
 
   constructor(
@@ -54,7 +65,7 @@ export class CallRunner {
   ): grpc.handleUnaryCall<Req | RejectedRequest, Res> {
     return (call, callback) => {
       const startedAt = performance.now();
-      const controller = new AbortController();
+      const controller = new CallAbort();
       let deadline = Infinity;
       let answered = false;
       const onCancelled = (): void => {
@@ -92,7 +103,7 @@ export class CallRunner {
         deadline = effectiveDeadline(call.getDeadline(), this.defaultTimeoutMs);
         const context: CallContext = {
           deadline,
-          signal: controller.signal,
+          signal: controller,
           forwardedBy: forwardedByOf(call.metadata),
         };
         if (remainingMs(context) <= 0) {
@@ -112,7 +123,7 @@ export class CallRunner {
   }
 
   /** A call (or stream) the runner should abort on stop; returns the function that forgets it. */
-  track(controller: AbortController): () => void {
+  track(controller: Abortable): () => void {
     this.active.add(controller);
     return () => this.active.delete(controller);
   }

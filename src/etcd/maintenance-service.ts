@@ -27,7 +27,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { effectiveDeadline, within, type CallContext } from '../api/call-context.js';
+import { effectiveDeadline, within, type CallContext, type CallSignal } from '../api/call-context.js';
 import type { StatusError } from '../api/call-runner.js';
 import { awaitLeadershipTransfer } from '../api/cluster-service.js';
 import { ApiError } from '../api/errors.js';
@@ -300,7 +300,7 @@ export function maintenanceServiceImplementation(context: EtcdContext): grpc.Unt
 }
 
 /** Resolves when the stream can take more, rejects when the call ends first. */
-function drained(call: SnapshotCall, signal: AbortSignal): Promise<void> {
+function drained(call: SnapshotCall, signal: CallSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const cleanup = (): void => {
       call.off('drain', onDrain);
