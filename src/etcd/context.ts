@@ -3,7 +3,7 @@ import type { RaftreeNode } from '../node/raftree-node.js';
 import type { CallRunner } from '../api/call-runner.js';
 import type { HeaderFactory } from '../api/header.js';
 import type { LeaderRouter } from '../api/leader-router.js';
-import { etcdClusterIdOf, memberIdOf } from './ids.js';
+import { etcdClusterIdOf, idWords, memberIdOf } from './ids.js';
 import type { EtcdApiOptions } from './index.js';
 import type { EtcdServiceDefinitions } from './proto.js';
 import type { ResponseHeaderWire } from './wire-types.js';
@@ -26,9 +26,9 @@ export interface EtcdContext {
 export function etcdHeader(context: EtcdContext, revision?: number): ResponseHeaderWire {
   const native = context.headers.make(revision);
   return {
-    cluster_id: etcdClusterIdOf(native.clusterId),
-    member_id: memberIdOf(native.memberId),
-    revision: String(native.revision),
-    raft_term: String(native.raftTerm),
+    cluster_id: idWords(etcdClusterIdOf(native.clusterId)),
+    member_id: idWords(memberIdOf(native.memberId)),
+    revision: native.revision,
+    raft_term: native.raftTerm,
   };
 }

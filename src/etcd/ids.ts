@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NodeId } from '../raft/types.js';
+import type { Uint64Words } from './wire-types.js';
 
 /** Ids already computed: every response header names the cluster and the member. */
 const computed = new Map<string, string>();
@@ -34,6 +35,20 @@ export function memberIdOf(nodeId: NodeId): string {
 /** The cluster's etcd id, from the native cluster id (see clusterIdOf in src/api/header.ts). */
 export function etcdClusterIdOf(clusterId: string): string {
   return idOf(`cluster:${clusterId}`);
+}
+
+/** The words of ids already split: every response header carries two. */
+const wordsOfId = new Map<string, Uint64Words>();
+
+/** An id (decimal, as memberIdOf gives it) as the 32-bit words protobufjs encodes. */
+export function idWords(id: string): Uint64Words {
+  let words = wordsOfId.get(id);
+  if (words === undefined) {
+    const value = BigInt(id);
+    words = { low: Number(value & 0xffffffffn) | 0, high: Number(value >> 32n) | 0, unsigned: true };
+    wordsOfId.set(id, words);
+  }
+  return words;
 }
 
 /** The member whose etcd id is `id` (decimal), among `members`, or undefined. */

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiError, noLeader, outcomeUnknown, toApiError } from '../../src/api/errors.js';
 import { RejectedRequest } from '../../src/api/proto.js';
 import { EtcdError, EtcdErrors, toEtcdError } from '../../src/etcd/errors.js';
+import { idWords } from '../../src/etcd/ids.js';
 import {
   ETCD_PROTO_LOADER_OPTIONS,
   ETCD_SERVICE_NAMES,
@@ -249,6 +250,23 @@ describe('etcd wire shapes', () => {
       max_create_revision: '3',
     };
     expect(requestRoundTrip(method('kv', 'Range'), request)).toEqual(request);
+  });
+
+  it('encodes a header built from id words and numbers as the decimal strings it decodes to', () => {
+    // The largest 63-bit id, one with the low word's top bit set, and a small one.
+    for (const id of ['9223372036854775807', '5764573153224383716', '1']) {
+      const put = method('kv', 'Put');
+      const fromStrings = put.responseSerialize({
+        header: { cluster_id: id, member_id: id, revision: '123456', raft_term: '7' },
+      });
+      const fromWords = put.responseSerialize({
+        header: { cluster_id: idWords(id), member_id: idWords(id), revision: 123456, raft_term: 7 },
+      });
+      expect(Buffer.from(fromWords).equals(Buffer.from(fromStrings))).toBe(true);
+      expect(put.responseDeserialize(fromWords)).toMatchObject({
+        header: { cluster_id: id, member_id: id, revision: '123456', raft_term: '7' },
+      });
+    }
   });
 
   it('passes unknown enum values through as numbers', () => {
