@@ -2,79 +2,16 @@
  * When a replica's messages leave relative to its synced write (Replica.handleReady): a
  * leader's appends go to the transport, to be written at once, before the write starts (the
  * followers' fsyncs are on the commit path, not the leader's); a follower's acknowledgement
- * only after the write is durable, also to be written at once. One replica of a three-voter
- * group on in-memory storage, its peers played by the test through step().
+ * only after the write is durable, also to be written at once. Committed entries written by
+ * earlier Readies are applied before the write, not after it.
  */
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../../src/common/prng.js';
-import { defaultRaftConfig } from '../../../src/raft/config.js';
-import { EntryType, type Message, type NodeId } from '../../../src/raft/types.js';
-import { Replica } from '../../../src/replica/replica.js';
+import { EntryType } from '../../../src/raft/types.js';
 import { encodeCommand } from '../../../src/state-machine/index.js';
-import { MemoryRaftStorage, type PersistBatch } from '../../../src/storage/index.js';
+import { Journal, ReplicaHarness, waitFor } from './harness.js';
 
-const replicas: Replica[] = [];
-
-afterEach(async () => {
-  await Promise.all(replicas.splice(0).map((replica) => replica.stop()));
-});
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-/** The order of writes and sends, as "persist <indexes>", "persisted", "send <types> now|soon". */
-class Journal {
-  readonly events: string[] = [];
-  readonly sent: Message[] = [];
-
-  storage(): MemoryRaftStorage {
-    const events = this.events;
-    return new (class extends MemoryRaftStorage {
-      override async persist(batch: PersistBatch): Promise<void> {
-        events.push(`persist ${batch.entries.map((e) => e.index).join(',')}`);
-        await super.persist(batch);
-        events.push('persisted');
-      }
-    })();
-  }
-
-  readonly transport = {
-    send: (messages: readonly Message[], options?: { readonly now?: boolean }): void => {
-      this.sent.push(...messages);
-      this.events.push(
-        `send ${messages.map((m) => m.type).join(',')} ${options?.now === true ? 'now' : 'soon'}`,
-      );
-    },
-  };
-
-  indexOf(event: string): number {
-    const at = this.events.indexOf(event);
-    expect(at, `${event} in ${JSON.stringify(this.events)}`).toBeGreaterThanOrEqual(0);
-    return at;
-  }
-}
-
-async function startReplica(id: NodeId, journal: Journal, electionTicks: number): Promise<Replica> {
-  const replica = await Replica.start({
-    id,
-    founders: ['n1', 'n2', 'n3'],
-    raftConfig: { ...defaultRaftConfig, electionTicks },
-    tickMs: 5,
-    snapshotEveryEntries: 100_000,
-    storage: journal.storage(),
-    transport: journal.transport,
-    random: new SeededRandom(11),
-    logger: pino({ level: 'silent' }),
-  });
-  replicas.push(replica);
-  return replica;
-}
+const harness = new ReplicaHarness();
+afterEach(() => harness.stopAll());
 
 describe('replica send order', () => {
   it(
@@ -82,16 +19,7 @@ describe('replica send order', () => {
     { timeout: 10_000 },
     async () => {
       const journal = new Journal();
-      const replica = await startReplica('n1', journal, 4);
-      // Grant n1's PreVote and then its vote, as n2 would.
-      await waitFor(() => journal.sent.some((m) => m.type === 'preVote'), 'a PreVote');
-      const preVote = journal.sent.find((m) => m.type === 'preVote')!;
-      replica.step({ type: 'preVoteResp', from: 'n2', to: 'n1', term: preVote.term, reject: false });
-      await waitFor(() => journal.sent.some((m) => m.type === 'vote'), 'a vote request');
-      const vote = journal.sent.find((m) => m.type === 'vote')!;
-      replica.step({ type: 'voteResp', from: 'n2', to: 'n1', term: vote.term, reject: false });
-      await waitFor(() => replica.isLeader, 'leadership');
-
+      await harness.startLeader(journal);
       // The new leader's first entry (after the three founding ones) goes to both followers
       // before it is written.
       await waitFor(() => journal.events.includes('persist 4'), 'the first entry written');
@@ -108,7 +36,7 @@ describe('replica send order', () => {
     { timeout: 10_000 },
     async () => {
       const journal = new Journal();
-      const replica = await startReplica('n2', journal, 1_000); // never campaigns during the test
+      const replica = await harness.start('n2', journal, 1_000); // never campaigns during the test
       await waitFor(() => journal.events.includes('persisted'), 'the founding entries written');
       // After the founding configuration (entries 1-3, term 1), n1's first entry of term 2.
       const data = encodeCommand({ type: 'put', key: '/k', value: new Uint8Array([1]) });
@@ -126,6 +54,44 @@ describe('replica send order', () => {
       const writing = journal.indexOf('persist 4');
       expect(journal.events[writing + 1]).toBe('persisted');
       expect(journal.indexOf('send appendResp now')).toBeGreaterThan(writing + 1);
+    },
+  );
+
+  it(
+    'a follower applies committed entries it holds durably before writing the next ones',
+    { timeout: 10_000 },
+    async () => {
+      const journal = new Journal();
+      const replica = await harness.start('n2', journal, 1_000);
+      await waitFor(() => journal.events.includes('persisted'), 'the founding entries written');
+      const entry = (index: number) => ({
+        index,
+        term: 2,
+        type: EntryType.Normal,
+        data: encodeCommand({ type: 'put', key: `/k${index}`, value: new Uint8Array([1]) }),
+      });
+      const append = (entries: ReturnType<typeof entry>[], prevLogIndex: number, commit: number): void =>
+        replica.step({
+          type: 'append',
+          from: 'n1',
+          to: 'n2',
+          term: 2,
+          prevLogIndex,
+          prevLogTerm: prevLogIndex === 3 ? 1 : 2,
+          entries,
+          commit,
+        });
+      append([entry(4)], 3, 0);
+      await waitFor(() => journal.sentOf('appendResp').length === 1, 'entry 4 acknowledged');
+
+      // Entry 4's commit comes with the next round's entry 5, as a leader's rounds send it.
+      let appliedWhenWriting5 = -1;
+      journal.onPersist = (batch) => {
+        if (batch.entries[0]?.index === 5) appliedWhenWriting5 = replica.stateMachine.appliedIndex;
+      };
+      append([entry(5)], 4, 4);
+      await waitFor(() => journal.sentOf('appendResp').length === 2, 'entry 5 acknowledged');
+      expect(appliedWhenWriting5).toBe(4);
     },
   );
 });
