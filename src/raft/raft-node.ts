@@ -4,7 +4,7 @@ import { invariant, RaftError } from './errors.js';
 import { Progress } from './progress.js';
 import { committedIndex, tallyVotes } from './quorum.js';
 import { entrySize, RaftLog } from './raft-log.js';
-import { ReadIndexQueue } from './read-index.js';
+import { ReadIndexQueue, type ReadRequest } from './read-index.js';
 import {
   ConfChangeType,
   EntryType,
@@ -114,7 +114,9 @@ export class RaftNode {
   private pendingConfIndex = 0;
   private readonly readQueue = new ReadIndexQueue();
   /** Reads that arrived before this leader committed an entry of its own term. */
-  private deferredReads: { origin: NodeId; ids: readonly string[] }[] = [];
+  private deferredReads: ReadRequest[] = [];
+  /** Reads that arrived while a ReadIndex round was in flight: they share the next round. */
+  private nextRoundReads: ReadRequest[] = [];
   /** Proposals appended since the last Ready: followers get them in one append each. */
   private pendingBroadcast = false;
 
@@ -205,7 +207,9 @@ export class RaftNode {
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat(0);
+      // Carries the newest unconfirmed read round, if any: should its own heartbeats or their
+      // answers have been lost, this one confirms it (and the reads waiting behind it start).
+      this.broadcastHeartbeat(this.readQueue.newestContext);
     }
   }
 
@@ -470,6 +474,7 @@ export class RaftNode {
     this.progress.clear();
     this.readQueue.clear();
     this.deferredReads = [];
+    this.nextRoundReads = [];
     this.pendingBroadcast = false;
   }
 
@@ -872,8 +877,21 @@ export class RaftNode {
       this.answerRead(origin, ids, this.log.committed);
       return;
     }
-    const context = this.readQueue.add(origin, ids, this.log.committed);
-    this.broadcastHeartbeat(context);
+    this.nextRoundReads.push({ origin, ids });
+    this.maybeStartReadRound();
+  }
+
+  /**
+   * Starts one heartbeat round for every read waiting, unless a round is in flight: reads
+   * arriving meanwhile wait for it to be confirmed and then share the next one (they may not
+   * join the one in flight, whose commit index was recorded before they arrived). Under load
+   * that is one round per round trip instead of one per batch of arrivals.
+   */
+  private maybeStartReadRound(): void {
+    if (this.readQueue.size > 0 || this.nextRoundReads.length === 0) return;
+    const requests = this.nextRoundReads;
+    this.nextRoundReads = [];
+    this.broadcastHeartbeat(this.readQueue.add(requests, this.log.committed));
   }
 
   private releaseDeferredReads(): void {
@@ -886,6 +904,7 @@ export class RaftNode {
     for (const round of this.readQueue.ack(context, from, this.conf.voters, this.id)) {
       for (const request of round.requests) this.answerRead(request.origin, request.ids, round.index);
     }
+    this.maybeStartReadRound();
   }
 
   private answerRead(origin: NodeId, ids: readonly string[], index: number): void {

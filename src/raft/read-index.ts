@@ -1,13 +1,18 @@
 import { quorumSize } from './quorum.js';
 import type { NodeId } from './types.js';
 
+/** Request ids, with the node that asked (this node, or a follower that forwarded them). */
+export interface ReadRequest {
+  readonly origin: NodeId;
+  readonly ids: readonly string[];
+}
+
 /** Read requests waiting for one heartbeat round to confirm the leader is still the leader. */
 interface PendingRound {
   readonly context: number;
   /** The commit index when the requests arrived: the reads must see at least this. */
   readonly index: number;
-  /** Request ids, with the node that asked (this node, or a follower that forwarded them). */
-  readonly requests: { readonly origin: NodeId; readonly ids: readonly string[] }[];
+  readonly requests: readonly ReadRequest[];
   readonly acks: Set<NodeId>;
 }
 
@@ -21,10 +26,15 @@ export class ReadIndexQueue {
   private lastContext = 0;
 
   /** Start a round; returns the context to put in the heartbeats. */
-  add(origin: NodeId, ids: readonly string[], commitIndex: number): number {
+  add(requests: readonly ReadRequest[], commitIndex: number): number {
     const context = ++this.lastContext;
-    this.rounds.push({ context, index: commitIndex, requests: [{ origin, ids }], acks: new Set() });
+    this.rounds.push({ context, index: commitIndex, requests, acks: new Set() });
     return context;
+  }
+
+  /** The newest round still waiting, whose ack would confirm them all; 0 when none waits. */
+  get newestContext(): number {
+    return this.rounds.length === 0 ? 0 : this.rounds[this.rounds.length - 1]!.context;
   }
 
   /**

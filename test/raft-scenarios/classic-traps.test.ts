@@ -407,6 +407,50 @@ describe('ReadIndex (§6.4)', () => {
   });
 });
 
+describe('ReadIndex rounds', () => {
+  /** The read contexts of the heartbeats the leader sent, in order, without repeats. */
+  const readRounds = (c: ScenarioCluster): number[] => [
+    ...new Set(
+      c.delivered.flatMap((m) => (m.type === 'heartbeat' && m.readContext > 0 ? [m.readContext] : [])),
+    ),
+  ];
+
+  it('reads arriving while a round is in flight share the next round, started once it is confirmed', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.propose('n1', 'A');
+    c.stabilize();
+    c.raft('n1').readIndex(['first']);
+    const w = c.propose('n1', 'B'); // committed before the next round starts
+    c.raft('n1').readIndex(['second']);
+    c.raft('n1').readIndex(['third']);
+    c.stabilize();
+    expect(readRounds(c)).toHaveLength(2);
+    const states = c.node('n1').readStates;
+    expect(states.map((r) => r.requestId)).toEqual(['first', 'second', 'third']);
+    // The second round's index was recorded after the reads that share it arrived.
+    expect(states[1]!.index).toBeGreaterThanOrEqual(w.index - 1);
+    expect(states[2]!.index).toBe(states[1]!.index);
+  });
+
+  it('a round whose heartbeats were lost is confirmed by the next periodic heartbeat', () => {
+    const c = new ScenarioCluster(['n1', 'n2', 'n3']);
+    c.elect('n1');
+    c.propose('n1', 'A');
+    c.stabilize();
+    c.dropIf = (m) => m.type === 'heartbeat';
+    c.raft('n1').readIndex(['lost']);
+    c.stabilize();
+    c.raft('n1').readIndex(['behind']);
+    c.stabilize();
+    expect(c.node('n1').readStates).toEqual([]);
+    c.heal();
+    c.tick('n1', c.config.heartbeatTicks);
+    c.stabilize();
+    expect(c.node('n1').readStates.map((r) => r.requestId)).toEqual(['lost', 'behind']);
+  });
+});
+
 describe('proposals forwarded by a follower (MsgProp)', () => {
   it('the leader appends them in order and says where; every node applies them there', () => {
     const c = new ScenarioCluster(['n1', 'n2', 'n3']);
