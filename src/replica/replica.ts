@@ -246,16 +246,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** A message from a peer. */
   step(message: Message): void {
     if (this.stopped) return;
-    if (
-      message.type === 'propose' &&
-      message.term === this.raft.currentTerm &&
-      this.raft.currentRole === 'leader' &&
-      this.holdsCommands()
-    ) {
-      this.heldForwards.push(message);
-      this.heldBytes += commandBytes(message.commands);
-      this.schedule(); // released by flushForwardBatch once the round in flight is applied
-      return;
+    if (message.type === 'propose' && this.raft.currentRole === 'leader') {
+      if (message.term === this.raft.currentTerm && this.holdsCommands()) {
+        this.heldForwards.push(message);
+        this.heldBytes += commandBytes(message.commands);
+        this.schedule(); // released by flushForwardBatch once the round in flight is applied
+        return;
+      }
+      this.releaseHeldCommands(); // first, so commands enter the log in the order they came
     }
     this.raft.step(message);
     this.schedule();
@@ -287,7 +285,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         this.schedule();
       });
     }
+    if (leading) this.releaseHeldCommands(); // first, so commands enter the log in the order they came
     return this.proposeNow(command);
+  }
+
+  /** A leader no longer holding back (see holdsCommands) appends what it held, in order. */
+  private releaseHeldCommands(): void {
+    if (this.forwardBatch.length > 0 || this.heldForwards.length > 0) this.flushForwardBatch();
   }
 
   /**

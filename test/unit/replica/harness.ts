@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { SeededRandom } from '../../../src/common/prng.js';
-import { defaultRaftConfig } from '../../../src/raft/config.js';
+import { defaultRaftConfig, type RaftConfig } from '../../../src/raft/config.js';
 import type { Message, NodeId } from '../../../src/raft/types.js';
 import { Replica } from '../../../src/replica/replica.js';
 import { MemoryRaftStorage, type PersistBatch } from '../../../src/storage/index.js';
@@ -65,11 +65,16 @@ export class Journal {
 export class ReplicaHarness {
   private readonly replicas: Replica[] = [];
 
-  async start(id: NodeId, journal: Journal, electionTicks: number): Promise<Replica> {
+  async start(
+    id: NodeId,
+    journal: Journal,
+    electionTicks: number,
+    raftConfig: Partial<RaftConfig> = {},
+  ): Promise<Replica> {
     const replica = await Replica.start({
       id,
       founders: ['n1', 'n2', 'n3'],
-      raftConfig: { ...defaultRaftConfig, electionTicks },
+      raftConfig: { ...defaultRaftConfig, ...raftConfig, electionTicks },
       tickMs: 5,
       snapshotEveryEntries: 100_000,
       storage: journal.storage(),
@@ -86,8 +91,8 @@ export class ReplicaHarness {
    * election timeout is 200 ms: CheckQuorum makes it step down if the test's peers stay silent
    * longer.
    */
-  async startLeader(journal: Journal): Promise<Replica> {
-    const replica = await this.start('n1', journal, 40);
+  async startLeader(journal: Journal, raftConfig: Partial<RaftConfig> = {}): Promise<Replica> {
+    const replica = await this.start('n1', journal, 40, raftConfig);
     await waitFor(() => journal.sentOf('preVote').length > 0, 'a PreVote');
     const preVote = journal.sentOf('preVote')[0]!;
     replica.step({ type: 'preVoteResp', from: 'n2', to: 'n1', term: preVote.term, reject: false });

@@ -5,6 +5,7 @@
  * when leadership moves go to the new leader, never appended here.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RaftConfig } from '../../../src/raft/config.js';
 import type { Replica } from '../../../src/replica/replica.js';
 import { encodeCommand } from '../../../src/state-machine/index.js';
 import { Journal, ReplicaHarness, waitFor } from './harness.js';
@@ -32,8 +33,8 @@ function ack(replica: Replica, index: number): void {
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 30));
 
 /** A leader whose first entry (index 4) is committed and applied. */
-async function idleLeader(journal: Journal): Promise<Replica> {
-  const leader = await harness.startLeader(journal);
+async function idleLeader(journal: Journal, raftConfig: Partial<RaftConfig> = {}): Promise<Replica> {
+  const leader = await harness.startLeader(journal, raftConfig);
   await waitFor(() => journal.events.includes('persist 4'), 'the first entry written');
   ack(leader, 4);
   await waitFor(() => leader.status().appliedIndex === 4, 'the first entry applied');
@@ -72,6 +73,26 @@ describe('leader write rounds', () => {
       expect(journal.sentOf('proposeResp')).toMatchObject([{ to: 'n3', index: 6, reject: false }]);
       ack(leader, 8);
       for (const outcome of await Promise.all(later)) expect(outcome).toMatchObject({ ok: true });
+    },
+  );
+
+  it(
+    'holds at most maxAppendBytes, then appends the held writes first, in order',
+    { timeout: 10_000 },
+    async () => {
+      const journal = new Journal();
+      const command = put('/a');
+      // Room for two held commands: the third write, in the same turn, finds the round full
+      // and goes at once, after the two.
+      const leader = await idleLeader(journal, { maxAppendBytes: command.byteLength * 2 });
+      const first = leader.propose(command);
+      await waitFor(() => journal.events.includes('persist 5'), 'a round in flight');
+      const held = [leader.propose(put('/b')), leader.propose(put('/c'))];
+      const third = leader.propose(put('/d'));
+      await waitFor(() => journal.events.includes('persist 6,7,8'), 'all three appended');
+      ack(leader, 8);
+      const outcomes = await Promise.all([first, ...held, third]);
+      expect(outcomes.map((o) => o.index)).toEqual([5, 6, 7, 8]);
     },
   );
 
