@@ -873,12 +873,16 @@ export class RaftNode {
       this.deferredReads.push({ origin, ids });
       return;
     }
-    if (this.conf.voters.length === 1 && this.conf.voters[0] === this.id) {
+    if (this.isSoleVoter()) {
       this.answerRead(origin, ids, this.log.committed);
       return;
     }
     this.nextRoundReads.push({ origin, ids });
     this.maybeStartReadRound();
+  }
+
+  private isSoleVoter(): boolean {
+    return this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
   }
 
   /**
@@ -894,10 +898,16 @@ export class RaftNode {
     this.broadcastHeartbeat(this.readQueue.add(requests, this.log.committed));
   }
 
+  /** All in one round: the first must not take a round of its own ahead of the others. */
   private releaseDeferredReads(): void {
     const deferred = this.deferredReads;
     this.deferredReads = [];
-    for (const { origin, ids } of deferred) this.handleReadRequest(origin, ids);
+    if (this.isSoleVoter()) {
+      for (const { origin, ids } of deferred) this.answerRead(origin, ids, this.log.committed);
+      return;
+    }
+    this.nextRoundReads.push(...deferred);
+    this.maybeStartReadRound();
   }
 
   private confirmReads(context: number, from: NodeId): void {

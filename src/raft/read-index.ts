@@ -10,7 +10,7 @@ export interface ReadRequest {
 /** Read requests waiting for one heartbeat round to confirm the leader is still the leader. */
 interface PendingRound {
   readonly context: number;
-  /** The commit index when the requests arrived: the reads must see at least this. */
+  /** The commit index when the round started, after its requests arrived: the reads must see at least this. */
   readonly index: number;
   readonly requests: readonly ReadRequest[];
   readonly acks: Set<NodeId>;
