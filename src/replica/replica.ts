@@ -301,8 +301,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * instead of a round per wave of arrivals. With the etcd3 client's round robin, two thirds
    * of the writes reach a follower, whose clients' next writes arrive a hop after the
    * leader's own; at 16 in flight the leader wrote 3.5 entries per fsync that way, against 16
-   * with every client on the leader. A round holds at most maxAppendBytes of commands (more
-   * go at once), and nothing waits when no round is in flight, so a lone write is not delayed.
+   * with every client on the leader. At most maxAppendBytes of commands wait (then all of them
+   * go into the log at once, in the order they came), and nothing waits when no round is in
+   * flight, so a lone write is not delayed.
    */
   private holdsCommands(): boolean {
     const raft = this.raft;
