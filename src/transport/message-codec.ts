@@ -254,7 +254,7 @@ export function decodeMessage(wire: RaftMessageWire): StreamedMessage {
         prevLogTerm: exactCount(body.prevLogTerm, 'append.prevLogTerm'),
         entries: decodeEntries(body.entries, prevLogIndex),
         commit: exactCount(body.commit, 'append.commit'),
-        ...(flag(body.commitOnly, 'append.commitOnly') ? { commitOnly: true } : {}),
+        commitOnly: flag(body.commitOnly, 'append.commitOnly'),
       };
     }
     case 'appendResp': {

@@ -87,7 +87,17 @@ export function everyMessageType(from: NodeId, to: NodeId): Message[] {
     { type: 'voteResp', from, to, term: 7, reject: false },
     { type: 'voteResp', from, to, term: 7, reject: true },
     { type: 'preVoteResp', from, to, term: 0, reject: true },
-    { type: 'append', from, to, term: 3, prevLogIndex: 10, prevLogTerm: 2, entries: [], commit: 9 },
+    {
+      type: 'append',
+      from,
+      to,
+      term: 3,
+      prevLogIndex: 10,
+      prevLogTerm: 2,
+      entries: [],
+      commit: 9,
+      commitOnly: false,
+    },
     {
       type: 'append',
       from,
@@ -117,6 +127,7 @@ export function everyMessageType(from: NodeId, to: NodeId): Message[] {
         },
       ],
       commit: 11,
+      commitOnly: false,
     },
     {
       type: 'append',
@@ -130,6 +141,7 @@ export function everyMessageType(from: NodeId, to: NodeId): Message[] {
         { index: big, term: big, type: EntryType.Normal, data: bytes(2) },
       ],
       commit: big,
+      commitOnly: false,
     },
     {
       type: 'appendResp',

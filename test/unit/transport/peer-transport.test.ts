@@ -416,6 +416,7 @@ describe('PeerTransport over loopback gRPC', () => {
       prevLogTerm: 0,
       entries: [{ index: 1, term: 1, type: 0, data: new Uint8Array(size) }],
       commit: 0,
+      commitOnly: false,
     });
     sender.send([append(10_000), append(1_000)]);
     await waitFor(() => n2.received.length === 1, 5_000, 'the small append');
