@@ -191,9 +191,13 @@ class PayloadReader {
   }
 }
 
-/** A copy as a plain Uint8Array: callers get neither a Buffer nor a view into LevelDB's memory. */
-function copyOut(bytes: Buffer): Uint8Array {
-  return new Uint8Array(bytes);
+/**
+ * The bytes as a plain Uint8Array (callers never get a Buffer), sharing the record's memory. No
+ * copy is needed: classic-level hands over every value read in an ArrayBuffer of its own (a copy
+ * out of LevelDB's memory), so the view pins nothing but its own record; a storage test checks it.
+ */
+function plainView(bytes: Buffer): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 // ---- format marker ----------------------------------------------------------------------------
@@ -232,11 +236,29 @@ export function encodeEntry(entry: Entry): { key: Buffer; value: Buffer } {
 export function decodeEntry(key: Buffer, record: Buffer): Entry {
   const index = indexOfEntryKey(key);
   if (index === null) throw new RecordDecodeError('malformed entry key');
-  const reader = new PayloadReader(open(key, record));
+  return decodeEntryPayload(index, open(key, record));
+}
+
+/** One key buffer reused by decodeEntryAt, which runs once per entry of the log on every start. */
+const scratchEntryKey = Buffer.alloc(ENTRY_KEY_BYTES);
+
+/**
+ * Decodes a record read without its key (a values-only scan) as the entry at `index`. The
+ * checksum covers the key, so a record stored under any other index (a gap, a stray entry
+ * below the snapshot) fails it like a damaged record does.
+ */
+export function decodeEntryAt(index: number, record: Buffer): Entry {
+  scratchEntryKey[0] = Namespace.Entry;
+  writeU64(scratchEntryKey, 1, index);
+  return decodeEntryPayload(index, open(scratchEntryKey, record));
+}
+
+function decodeEntryPayload(index: number, payload: Buffer): Entry {
+  const reader = new PayloadReader(payload);
   const term = reader.u64();
   const type = reader.u8();
   if (type !== 0 && type !== 1) throw new RecordDecodeError(`unknown entry type ${type}`);
-  return { index, term, type: type as EntryType, data: copyOut(reader.rest()) };
+  return { index, term, type: type as EntryType, data: plainView(reader.rest()) };
 }
 
 // ---- hard state -------------------------------------------------------------------------------

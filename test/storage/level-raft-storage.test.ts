@@ -311,6 +311,24 @@ describe('LevelRaftStorage: layout', () => {
     });
   });
 
+  it('loads each entry as a plain Uint8Array that pins no memory beyond its own record', async () => {
+    const storage = await open();
+    // More than one read batch (8,192 entries) and more than one read trip's bytes (4 MiB).
+    const written = entries(1, 20_000, 4, 300);
+    await storage.persist({ hardState: { term: 4, vote: null, commit: 0 }, entries: written, snapshot: null });
+    await storage.close();
+    const loaded = (await (await open()).load()).entries;
+    expect(loaded).toEqual(written);
+    const buffers = new Set<ArrayBufferLike>();
+    for (const { data } of loaded) {
+      expect(Buffer.isBuffer(data)).toBe(false);
+      // The record's frame (checksum, version, term, type) and nothing more around the data.
+      expect(data.buffer.byteLength - data.length).toBeLessThanOrEqual(16);
+      buffers.add(data.buffer);
+    }
+    expect(buffers.size).toBe(loaded.length);
+  });
+
   it('stores a 5 MiB image as 1 MiB chunk records and drops surplus chunks when a smaller one replaces it', async () => {
     const storage = await open();
     await storage.persist({ hardState: null, entries: [], snapshot: snapshot(10, 1, 5 * 1024 * 1024 + 1) });
