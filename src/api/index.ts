@@ -36,6 +36,9 @@ export { CLIENT_SERVICE_NAMES, clientServiceDefinitions } from './proto.js';
 export function clientApiExtension(options: ClientApiOptions = {}): NodeExtension {
   let parts: { runner: CallRunner; headers: HeaderFactory; router: LeaderRouter } | null = null;
   return {
+    prepare(): void {
+      clientServiceDefinitions();
+    },
     attach(node: RaftreeNode, server: grpc.Server): void {
       if (parts !== null) throw new Error('clientApiExtension(): create one extension per node');
       const runner = new CallRunner(node, options.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS);

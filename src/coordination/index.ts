@@ -48,6 +48,9 @@ export function coordinationExtension(options: CoordinationOptions = {}): NodeEx
     sessions: SessionKeeperHandle;
   } | null = null;
   return {
+    prepare(): void {
+      coordinationServiceDefinitions();
+    },
     attach(node: RaftreeNode, server: grpc.Server): void {
       if (parts !== null) throw new Error('coordinationExtension(): create one extension per node');
       const stopping = new AbortController();

@@ -21,7 +21,7 @@ import { electionServiceImplementation } from './election-service.js';
 import { lockServiceImplementation } from './lock-service.js';
 import { leaseServiceImplementation } from './lease-service.js';
 import { maintenanceServiceImplementation } from './maintenance-service.js';
-import { withWatchSerializer } from './watch-codec.js';
+import { watchResponseSerializer, withWatchSerializer } from './watch-codec.js';
 import { watchServiceImplementation } from './watch-service.js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { etcdServiceDefinitions, type EtcdServiceDefinitions, type EtcdServiceKey } from './proto.js';
@@ -65,6 +65,10 @@ function served(services: EtcdServiceDefinitions, key: EtcdServiceKey): ServiceD
 export function etcdApiExtension(options: EtcdApiOptions = {}): NodeExtension {
   let context: EtcdContext | null = null;
   return {
+    prepare(): void {
+      etcdServiceDefinitions();
+      watchResponseSerializer();
+    },
     attach(node: RaftreeNode, server: grpc.Server): void {
       if (context !== null) throw new Error('etcdApiExtension(): create one extension per node');
       const services = etcdServiceDefinitions();

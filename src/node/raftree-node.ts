@@ -10,6 +10,7 @@ import { LevelRaftStorage } from '../storage/level-raft-storage.js';
 import {
   PeerTransport,
   RAFT_PEER_SERVER_OPTIONS,
+  raftPeerService,
   registerRaftPeerService,
   type RaftPeerServiceHandle,
 } from '../transport/index.js';
@@ -26,6 +27,11 @@ export interface CompletedRequest {
 
 /** Hooks for the layers above the replica (client API, HTTP side port), kept out of this file. */
 export interface NodeExtension {
+  /**
+   * Work that needs no node, such as loading and parsing protos: called while LevelDB opens (it
+   * recovers its own log on a worker thread), so this CPU work and that wait overlap at start.
+   */
+  prepare?(): void;
   /** Called before the gRPC server binds: register services on it. */
   attach?(node: RaftreeNode, server: grpc.Server): void | Promise<void>;
   /** Called after the node is up. */
@@ -85,7 +91,18 @@ export class RaftreeNode {
     validateNodeConfig(config);
     const logger = options.logger ?? createLogger({ nodeId: config.id, level: config.logLevel });
     const extensions = options.extensions ?? [];
-    const storage = await LevelRaftStorage.open(join(config.dataDir, 'raft'));
+    const storageOpening = LevelRaftStorage.open(join(config.dataDir, 'raft'));
+    try {
+      raftPeerService();
+      for (const extension of extensions) extension.prepare?.();
+    } catch (error) {
+      await storageOpening.then(
+        (storage) => storage.close(),
+        () => undefined,
+      );
+      throw error;
+    }
+    const storage = await storageOpening;
     const addresses = new Map(config.peers);
     const transport = new PeerTransport({
       selfId: config.id,

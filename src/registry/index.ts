@@ -69,6 +69,10 @@ export function registryExtension(options: RegistryOptions = {}): RegistryExtens
         : { operations: parts.operations, health: parts.health, runner: parts.runner };
     },
 
+    prepare(): void {
+      registryServiceDefinition();
+    },
+
     attach(node: RaftreeNode, server: grpc.Server): void {
       if (parts !== null) throw new Error('registryExtension(): create one extension per node');
       const runner = new CallRunner(node, options.defaultTimeoutMs ?? 30_000);

@@ -23,4 +23,4 @@ export type { BackoffPolicy } from './backoff.js';
 export { DEFAULT_BACKOFF } from './backoff.js';
 export type { TransportLogger } from './logger.js';
 export { TransportUsageError, MalformedMessageError, ProtoNotFoundError } from './errors.js';
-export { findProtoFile } from './raft-proto.js';
+export { findProtoFile, raftPeerService } from './raft-proto.js';
