@@ -21,7 +21,15 @@ import { ByteReader, ByteWriter } from './bytes.js';
 import { crc32 } from './crc32.js';
 import { StateMachineError, StateMachineErrorCode } from './errors.js';
 import { CoordinationState, type CoordinationImage, type SessionImage } from './coordination.js';
-import { EMPTY_VALUE, firstKept, MvccStore, type FrozenView } from './mvcc-store.js';
+import {
+  changeAt,
+  changeCount,
+  EMPTY_VALUE,
+  firstKept,
+  MvccStore,
+  type FrozenView,
+  type RevisionChanges,
+} from './mvcc-store.js';
 import { compareKeys } from './paths.js';
 import type { KeyValue } from './types.js';
 
@@ -169,8 +177,9 @@ export class SnapshotEncoder {
 
   private writeChanges(revision: number): void {
     const written = this.view.changelog[revision - this.view.changelogStart]!;
-    this.writer.varint(written.length);
-    for (const kv of written) this.writer.varint(this.ordinals.get(kv.key)!);
+    const count = changeCount(written);
+    this.writer.varint(count);
+    for (let i = 0; i < count; i++) this.writer.varint(this.ordinals.get(changeAt(written, i).key)!);
   }
 
   private writeCoordination(): void {
@@ -239,22 +248,28 @@ function decodeChecked(bytes: Uint8Array): DecodedSnapshot {
   // Each key's versions from firstChangeRevision on must be named by the change log exactly once,
   // in revision order: a per-key cursor walks them as the log names them.
   const nextVersion = versionsOf.map((versions) => (versions[0]!.modRevision < firstChangeRevision ? 1 : 0));
-  const changelog: KeyValue[][] = [];
-  for (let changeRevision = firstChangeRevision; changeRevision <= revision; changeRevision++) {
-    const changeCount = countOf(reader, `revision ${changeRevision}'s changes`);
-    if (changeCount === 0) throw corrupt(`revision ${changeRevision} has no changes`);
-    // Sized up front: push() would leave 16 spare slots per revision.
-    const written = new Array<KeyValue>(changeCount);
-    for (let i = 0; i < changeCount; i++) {
-      const ordinal = reader.varint();
-      const versions = versionsOf[ordinal];
-      const kv = versions?.[nextVersion[ordinal]!];
-      if (kv === undefined || kv.modRevision !== changeRevision) {
-        throw corrupt(`change log entry ${ordinal} at revision ${changeRevision} names no matching version`);
-      }
-      nextVersion[ordinal]!++;
-      written[i] = kv;
+  const changelog: RevisionChanges[] = [];
+  /** The version the next ordinal read names: that key's next one not yet named, at `changeRevision`. */
+  const nextChange = (changeRevision: number): KeyValue => {
+    const ordinal = reader.varint();
+    const versions = versionsOf[ordinal];
+    const kv = versions?.[nextVersion[ordinal]!];
+    if (kv === undefined || kv.modRevision !== changeRevision) {
+      throw corrupt(`change log entry ${ordinal} at revision ${changeRevision} names no matching version`);
     }
+    nextVersion[ordinal]!++;
+    return kv;
+  };
+  for (let changeRevision = firstChangeRevision; changeRevision <= revision; changeRevision++) {
+    const count = countOf(reader, `revision ${changeRevision}'s changes`);
+    if (count === 0) throw corrupt(`revision ${changeRevision} has no changes`);
+    if (count === 1) {
+      changelog.push(nextChange(changeRevision));
+      continue;
+    }
+    // Sized up front: push() would leave 16 spare slots per revision.
+    const written = new Array<KeyValue>(count);
+    for (let i = 0; i < count; i++) written[i] = nextChange(changeRevision);
     changelog.push(written);
   }
   for (let ordinal = 0; ordinal < keyCount; ordinal++) {
