@@ -310,6 +310,41 @@ describe('HTTP side port that cannot bind', () => {
   });
 });
 
+describe('an extension whose prepare() fails', () => {
+  it('fails the node start with its error and releases the data directory', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'raftree-prepare-'));
+    const [grpcPort] = await freePorts(1);
+    const config: NodeConfig = {
+      id: 'solo',
+      listen: `127.0.0.1:${grpcPort}`,
+      http: null,
+      peers: new Map([['solo', `127.0.0.1:${grpcPort}`]]),
+      dataDir,
+      tickMs: 10,
+      electionTicks: 10,
+      heartbeatTicks: 2,
+      snapshotEveryEntries: 10_000,
+      logLevel: 'silent',
+      limits: defaultLimits,
+    };
+    try {
+      const broken = {
+        prepare(): void {
+          throw new Error('proto missing');
+        },
+      };
+      await expect(RaftreeNode.start(config, { logger: silentLogger(), extensions: [broken] })).rejects.toThrow(
+        'proto missing',
+      );
+      // The storage that was opening meanwhile was closed: the directory is not left locked.
+      const node = await RaftreeNode.start(config, { logger: silentLogger(), extensions: [] });
+      await node.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('HTTP side port on port 0', () => {
   it('reports the port it bound, and a single-node cluster becomes healthy on its own', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'raftree-http-solo-'));
