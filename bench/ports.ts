@@ -20,11 +20,21 @@ const MIN_RANGE = 2_000;
  * listener can take a port.
  */
 export async function freePorts(count: number): Promise<number[]> {
-  const start = ephemeralRangeStart();
-  return start - LOWEST_PORT < MIN_RANGE ? kernelPorts(count) : drawnPorts(count, LOWEST_PORT, start);
+  return freePortsBelow(count, ephemeralRangeStart());
 }
 
-function ephemeralRangeStart(): number {
+/**
+ * freePorts for a given first ephemeral port (exported for its test, which cannot change the
+ * machine's range): drawn from [LOWEST_PORT, ephemeralStart), or picked by the kernel when that
+ * range is narrower than MIN_RANGE.
+ */
+export async function freePortsBelow(count: number, ephemeralStart: number): Promise<number[]> {
+  return ephemeralStart - LOWEST_PORT < MIN_RANGE
+    ? kernelPorts(count)
+    : drawnPorts(count, LOWEST_PORT, ephemeralStart);
+}
+
+export function ephemeralRangeStart(): number {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     return Number.isInteger(low) && low > 0 ? low : DEFAULT_EPHEMERAL_START;
@@ -34,7 +44,7 @@ function ephemeralRangeStart(): number {
 }
 
 /** Ports never handed out: raftree's local cluster (`npm start`) and etcd's defaults. */
-function isReserved(port: number): boolean {
+export function isReserved(port: number): boolean {
   return (port >= 7001 && port <= 8003) || port === 2379 || port === 2380;
 }
 
