@@ -48,6 +48,16 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/** Timing and limits shared by every node these tests start: 10 ms ticks, quiet logs. */
+const FAST_NODE = {
+  tickMs: 10,
+  electionTicks: 10,
+  heartbeatTicks: 2,
+  snapshotEveryEntries: 10_000,
+  logLevel: 'silent',
+  limits: defaultLimits,
+} satisfies Partial<NodeConfig>;
+
 describe('HTTP side port', () => {
   let dataRoot: string;
   let grpcPorts: number[];
@@ -63,12 +73,7 @@ describe('HTTP side port', () => {
       http: `127.0.0.1:${httpPorts[index]}`,
       peers: new Map(IDS.map((peer, i) => [peer, `127.0.0.1:${grpcPorts[i]}`])),
       dataDir: join(dataRoot, id),
-      tickMs: 10,
-      electionTicks: 10,
-      heartbeatTicks: 2,
-      snapshotEveryEntries: 10_000,
-      logLevel: 'silent',
-      limits: defaultLimits,
+      ...FAST_NODE,
     };
   }
 
@@ -276,6 +281,18 @@ describe('HTTP side port', () => {
   });
 });
 
+/** A single-node cluster on `grpcPort`, its HTTP side port at `http` (null: none). */
+function soloConfig(grpcPort: number, http: string | null, dataDir: string): NodeConfig {
+  return {
+    id: 'solo',
+    listen: `127.0.0.1:${grpcPort}`,
+    http,
+    peers: new Map([['solo', `127.0.0.1:${grpcPort}`]]),
+    dataDir,
+    ...FAST_NODE,
+  };
+}
+
 describe('HTTP side port that cannot bind', () => {
   it('fails the node start with the address, and leaves no node running', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'raftree-http-busy-'));
@@ -283,19 +300,7 @@ describe('HTTP side port that cannot bind', () => {
     const squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(httpPort, '127.0.0.1', resolve));
     try {
-      const config: NodeConfig = {
-        id: 'solo',
-        listen: `127.0.0.1:${grpcPort}`,
-        http: `127.0.0.1:${httpPort}`,
-        peers: new Map([['solo', `127.0.0.1:${grpcPort}`]]),
-        dataDir,
-        tickMs: 10,
-        electionTicks: 10,
-        heartbeatTicks: 2,
-        snapshotEveryEntries: 10_000,
-        logLevel: 'silent',
-        limits: defaultLimits,
-      };
+      const config = soloConfig(grpcPort!, `127.0.0.1:${httpPort}`, dataDir);
       await expect(
         RaftreeNode.start(config, { logger: silentLogger(), extensions: [httpExtension()] }),
       ).rejects.toThrow(`cannot listen for HTTP on 127.0.0.1:${httpPort}: the address is already in use`);
@@ -314,19 +319,7 @@ describe('an extension whose prepare() fails', () => {
   it('fails the node start with its error and releases the data directory', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'raftree-prepare-'));
     const [grpcPort] = await freePorts(1);
-    const config: NodeConfig = {
-      id: 'solo',
-      listen: `127.0.0.1:${grpcPort}`,
-      http: null,
-      peers: new Map([['solo', `127.0.0.1:${grpcPort}`]]),
-      dataDir,
-      tickMs: 10,
-      electionTicks: 10,
-      heartbeatTicks: 2,
-      snapshotEveryEntries: 10_000,
-      logLevel: 'silent',
-      limits: defaultLimits,
-    };
+    const config = soloConfig(grpcPort!, null, dataDir);
     try {
       const broken = {
         prepare(): void {
@@ -350,22 +343,10 @@ describe('HTTP side port on port 0', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'raftree-http-solo-'));
     const [grpcPort] = await freePorts(1);
     const extension = httpExtension();
-    const node = await RaftreeNode.start(
-      {
-        id: 'solo',
-        listen: `127.0.0.1:${grpcPort}`,
-        http: '127.0.0.1:0',
-        peers: new Map([['solo', `127.0.0.1:${grpcPort}`]]),
-        dataDir,
-        tickMs: 10,
-        electionTicks: 10,
-        heartbeatTicks: 2,
-        snapshotEveryEntries: 10_000,
-        logLevel: 'silent',
-        limits: defaultLimits,
-      },
-      { logger: silentLogger(), extensions: [extension] },
-    );
+    const node = await RaftreeNode.start(soloConfig(grpcPort!, '127.0.0.1:0', dataDir), {
+      logger: silentLogger(),
+      extensions: [extension],
+    });
     try {
       expect(extension.port).toBeGreaterThan(0);
       const health = await waitFor('a healthy single node', async () => {
