@@ -6,36 +6,56 @@
  *   npm run sim -- --seed 12345 --trace     replay one seed and print what happened
  *   npm run sim -- --seeds 1000 --ticks 10000 --voters 5
  */
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
 import { runSimulation, SimulationFailure, type SimulationResult } from '../test/simulation/sim-cluster.js';
 import type { SwarmOptions } from '../test/simulation/swarm-options.js';
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: 'string' },
-    seeds: { type: 'string' },
-    trace: { type: 'boolean', default: false },
-    ticks: { type: 'string' },
-    voters: { type: 'string' },
-    quiet: { type: 'boolean', default: false },
-  },
-});
+function nonNegativeInteger(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`${flag} takes a whole number, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+/** "N" (seeds 1..N) or "A..B". */
+function seedSpec(value: string): [number, number] {
+  const range = /^(\d+)\.\.(\d+)$/.exec(value);
+  if (range) {
+    const [first, last] = [Number(range[1]), Number(range[2])];
+    if (first > last) throw new InvalidArgumentError(`--seeds ${value}: the range is empty`);
+    return [first, last];
+  }
+  if (/^\d+$/.test(value) && Number(value) >= 1) return [1, Number(value)];
+  throw new InvalidArgumentError(`--seeds takes N (seeds 1..N) or A..B, got "${value}"`);
+}
+
+function voterCount(value: string): 3 | 5 {
+  if (value === '3' || value === '5') return Number(value) as 3 | 5;
+  throw new InvalidArgumentError(`--voters takes 3 or 5, got "${value}"`);
+}
+
+const values = new Command()
+  .name('sim')
+  .description('run the deterministic simulator over many seeds, or replay one seed')
+  .option('--seeds <N|A..B>', 'seeds 1..N, or A..B (default: 100)', seedSpec)
+  .option('--seed <n>', 'one seed (replay; with --trace, print what happened)', nonNegativeInteger('--seed'))
+  .option('--trace', 'print the trace of each seed', false)
+  .option('--ticks <n>', 'ticks of faults per seed', nonNegativeInteger('--ticks'))
+  .option('--voters <n>', 'cluster size: 3 or 5', voterCount)
+  .option('--quiet', 'no progress line', false)
+  .parse()
+  .opts<{ seeds?: [number, number]; seed?: number; trace: boolean; ticks?: number; voters?: 3 | 5; quiet: boolean }>();
 
 function seedRange(): [number, number] {
-  if (values.seed !== undefined) {
-    const seed = Number(values.seed);
-    return [seed, seed];
-  }
-  const spec = values.seeds ?? '100';
-  const range = /^(\d+)\.\.(\d+)$/.exec(spec);
-  if (range) return [Number(range[1]), Number(range[2])];
-  if (/^\d+$/.test(spec)) return [1, Number(spec)];
-  throw new Error(`--seeds takes N or A..B, got ${spec}`);
+  return values.seed === undefined ? (values.seeds ?? [1, 100]) : [values.seed, values.seed];
 }
 
 const overrides: Partial<SwarmOptions> = {};
-if (values.ticks !== undefined) Object.assign(overrides, { chaosTicks: Number(values.ticks) });
-if (values.voters !== undefined) Object.assign(overrides, { voters: Number(values.voters) as 3 | 5 });
+if (values.ticks !== undefined) Object.assign(overrides, { chaosTicks: values.ticks });
+if (values.voters !== undefined) Object.assign(overrides, { voters: values.voters });
 
 const [first, last] = seedRange();
 const started = performance.now();
