@@ -11,8 +11,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ClassicLevel } from 'classic-level';
+import { Command, InvalidArgumentError } from 'commander';
 import type { Entry } from '../src/raft/types.js';
 import { encodeEntry } from '../src/storage/codec.js';
 import { LevelRaftStorage } from '../src/storage/level-raft-storage.js';
@@ -20,22 +20,32 @@ import { LevelRaftStorage } from '../src/storage/level-raft-storage.js';
 const ENTRY_BYTES = 256;
 const BATCH_SIZES = [1, 16, 64, 256] as const;
 
-const { values: args } = parseArgs({
-  options: {
-    dir: { type: 'string', default: tmpdir() },
-    writes: { type: 'string', default: '500' },
-    seconds: { type: 'string', default: '2' },
-  },
-});
-const latencyWrites = positiveInt(args.writes, '--writes');
-const secondsPerRow = Number(args.seconds);
-if (!(secondsPerRow > 0)) throw new Error(`--seconds must be a positive number, got ${args.seconds}`);
+function positiveInteger(flag: string) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1)
+      throw new InvalidArgumentError(`${flag} must be a positive integer, got "${text}"`);
+    return value;
+  };
+}
 
-function positiveInt(text: string, flag: string): number {
+function positiveSeconds(text: string): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${flag} must be a positive integer, got ${text}`);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new InvalidArgumentError(`--seconds must be a positive number, got "${text}"`);
   return value;
 }
+
+const args = new Command()
+  .name('fsync-probe')
+  .description('how fast this disk makes a Raft batch durable (LevelRaftStorage.persist, synced)')
+  .option('--dir <dir>', 'a directory on the disk to measure (default: the OS temp dir)', tmpdir())
+  .option('--writes <n>', 'synced single-entry writes for the latency row', positiveInteger('--writes'), 500)
+  .option('--seconds <s>', 'seconds per throughput row', positiveSeconds, 2)
+  .parse()
+  .opts<{ dir: string; writes: number; seconds: number }>();
+const latencyWrites = args.writes;
+const secondsPerRow = args.seconds;
 
 function entries(from: number, count: number): Entry[] {
   const data = new Uint8Array(ENTRY_BYTES).fill(0xab);
