@@ -74,8 +74,9 @@ export interface Uint64Words {
 /**
  * Decoded, the header's fields are decimal strings (like every 64-bit field here). The server
  * builds its own headers with the ids as words and the counters as numbers: turning four decimal
- * strings back into 64-bit integers (Long.fromString) cost 3-5 µs per response in a profile of
- * puts, and these encode to the same bytes without parsing.
+ * strings back into 64-bit integers (Long.fromString) was 95 ms of a leader's profile of puts,
+ * and encoding a header took 1.6-1.8 µs that way against 0.4-0.8 µs now (a micro-benchmark),
+ * for the same bytes.
  */
 export interface ResponseHeaderWire {
   /** uint64. */
