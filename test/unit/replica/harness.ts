@@ -56,6 +56,13 @@ export class Journal {
     return at;
   }
 
+  /** The first event `matches` accepts (failing the test, with the journal, when none does). */
+  indexWhere(matches: (event: string) => boolean, what: string): number {
+    const at = this.events.findIndex(matches);
+    expect(at, `${what} in ${JSON.stringify(this.events)}`).toBeGreaterThanOrEqual(0);
+    return at;
+  }
+
   /** The messages of `type` sent so far. */
   sentOf<T extends Message['type']>(type: T): (Message & { type: T })[] {
     return this.sent.filter((m): m is Message & { type: T } => m.type === type);
