@@ -6,6 +6,7 @@ import { ResourceMeter } from './resource-meter.js';
 import { metric, type Metric, type RowResult } from './results.js';
 import { NoiseMeter } from './noise-meter.js';
 import { loadavg } from 'node:os';
+import { settleServers, type Settling } from './settle.js';
 import type { StoreCluster } from './store.js';
 
 export interface BenchContext {
@@ -62,8 +63,7 @@ export async function meteredRow(
   options: { readonly countFsyncs: boolean },
   body: () => Promise<RowBody>,
 ): Promise<RowResult> {
-  ctx.progress.phase(title);
-  const noise = new NoiseMeter();
+  const { noise, settling } = await startRow(ctx, title);
   const leader = ctx.cluster.managed ? await ctx.cluster.leaderId(5_000) : null;
   const meter = await ResourceMeter.start(ctx.cluster, options.countFsyncs ? leader : null);
   const result = await body();
@@ -72,9 +72,9 @@ export async function meteredRow(
     id,
     title,
     metrics: [...result.metrics, ...resources.metrics, ...otherCpuMetrics(noise)],
-    notes: result.notes ?? [],
+    notes: [...(result.notes ?? []), ...settleNotes(settling)],
     load: resources.load,
-    detail: { ...result.detail, serverCoresByNode: resources.serverCpuByNode, leader },
+    detail: { ...result.detail, serverCoresByNode: resources.serverCpuByNode, leader, settling },
   };
   ctx.progress.result(summarize(row));
   return row;
@@ -87,28 +87,45 @@ export async function plainRow(
   title: string,
   body: () => Promise<RowBody>,
 ): Promise<RowResult> {
-  ctx.progress.phase(title);
+  const { noise, settling } = await startRow(ctx, title);
   const before = loadavg()[0]!;
-  const noise = new NoiseMeter();
   const result = await body();
   const row: RowResult = {
     id,
     title,
     metrics: [...result.metrics, ...otherCpuMetrics(noise)],
-    notes: result.notes ?? [],
+    notes: [...(result.notes ?? []), ...settleNotes(settling)],
     load: { before, after: loadavg()[0]! },
-    ...(result.detail === undefined ? {} : { detail: result.detail }),
+    detail: { ...result.detail, settling },
   };
   ctx.progress.result(summarize(row));
   return row;
 }
 
+/** Every row starts on quiet servers (see settle.ts), then meters the rest of the machine. */
+async function startRow(ctx: BenchContext, title: string): Promise<{ noise: NoiseMeter; settling: Settling }> {
+  ctx.progress.phase(title);
+  const settling = await settleServers();
+  const noise = new NoiseMeter(() => ctx.cluster.nodes.map((node) => node.pid()));
+  return { noise, settling };
+}
+
+function settleNotes(settling: Settling): string[] {
+  if (settling.quiet) return [];
+  return [
+    `the servers were still busy (${settling.lastCores?.toFixed(2)} cores) after ${(settling.waitedMs / 1000).toFixed(1)} s of waiting for quiet; measured anyway`,
+  ];
+}
+
 function otherCpuMetrics(noise: NoiseMeter): Metric[] {
   const others = noise.otherCores();
-  return [
+  const metrics = [
     metric('otherProcessesCores', 'other processes CPU (cores)', others?.normal ?? null, 'info', 2),
     metric('nicedProcessesCores', 'niced processes CPU (cores)', others?.niced ?? null, 'info', 2),
   ];
+  const otherStore = noise.otherStoreCores();
+  if (otherStore !== null) metrics.push(metric('otherStoreCores', "other store's servers CPU (cores)", otherStore, 'info', 2));
+  return metrics;
 }
 
 function summarize(row: RowResult): string {

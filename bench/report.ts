@@ -152,6 +152,7 @@ const DETAIL_ONLY = new Set([
   'busiestNodeCores',
   'otherProcessesCores',
   'nicedProcessesCores',
+  'otherStoreCores',
   'eventsBeforeAck',
   'missedEvents',
   'deliveredShare',
