@@ -103,7 +103,10 @@ export async function plainRow(
 }
 
 /** Every row starts on quiet servers (see settle.ts), then meters the rest of the machine. */
-async function startRow(ctx: BenchContext, title: string): Promise<{ noise: NoiseMeter; settling: Settling }> {
+async function startRow(
+  ctx: BenchContext,
+  title: string,
+): Promise<{ noise: NoiseMeter; settling: Settling }> {
   ctx.progress.phase(title);
   const settling = await settleServers();
   const noise = new NoiseMeter(() => ctx.cluster.nodes.map((node) => node.pid()));
@@ -124,7 +127,8 @@ function otherCpuMetrics(noise: NoiseMeter): Metric[] {
     metric('nicedProcessesCores', 'niced processes CPU (cores)', others?.niced ?? null, 'info', 2),
   ];
   const otherStore = noise.otherStoreCores();
-  if (otherStore !== null) metrics.push(metric('otherStoreCores', "other store's servers CPU (cores)", otherStore, 'info', 2));
+  if (otherStore !== null)
+    metrics.push(metric('otherStoreCores', "other store's servers CPU (cores)", otherStore, 'info', 2));
   return metrics;
 }
 

@@ -1,6 +1,7 @@
 /** Command-line options of `npm run bench`. */
 import { parseArgs } from 'node:util';
 import { FULL_PROFILE, QUICK_PROFILE, type BenchProfile } from './profile.js';
+import { MAX_ROUNDS } from './rounds.js';
 import { ROW_GROUPS, type RowGroup } from './run-stores.js';
 import type { BenchClientKind } from './raftree-cluster.js';
 
@@ -13,6 +14,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                        memory, CPU, restart, failover and the leader-kill election rows need processes the bench
                        starts, so they are skipped
   --seconds N          measured seconds per put / get / keepalive / lock level (default 8, --quick 1.2)
+  --rounds N           run the put, get and watch rows N times (at most ${MAX_ROUNDS}), the stores alternating
+                       each time; each figure is the median over the rounds, every round is in the JSON
   --client KIND        the client raftree's KV and watch rows use: native (raftree's own) or etcd3 (through
                        the etcd-compatible API); default etcd3 with --compare etcd (same client on both sides), else native
   --raftree-cli PATH   the raftree build to run (default dist/raftree.mjs), e.g. another worktree's, for before / after
@@ -41,6 +44,8 @@ export interface BenchOptions {
   readonly raftreeCli: string | null;
   readonly client: BenchClientKind;
   readonly markdown: boolean;
+  /** How many times the put, get and watch rows run (see rounds.ts). */
+  readonly rounds: number;
   readonly help: boolean;
 }
 
@@ -62,6 +67,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         'node-flags': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         seconds: { type: 'string' },
+        rounds: { type: 'string' },
         'raftree-cli': { type: 'string' },
         client: { type: 'string' },
         markdown: { type: 'boolean', default: false },
@@ -99,6 +105,12 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       throw new UsageError(`--seconds must be in (0, 600], got "${values.seconds}"`);
     profile = { ...baseProfile, levelDurationMs: seconds * 1000 };
   }
+  let rounds = 1;
+  if (values.rounds !== undefined) {
+    rounds = Number(values.rounds);
+    if (!/^\d+$/.test(values.rounds) || rounds < 1 || rounds > MAX_ROUNDS)
+      throw new UsageError(`--rounds must be a whole number from 1 to ${MAX_ROUNDS}, got "${values.rounds}"`);
+  }
   return {
     profile,
     compareEtcd: values.compare === 'etcd',
@@ -112,6 +124,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     raftreeCli: values['raftree-cli'] ?? null,
     client,
     markdown: values.markdown,
+    rounds,
     help: values.help,
   };
 }

@@ -1,6 +1,7 @@
 /** The table printed at the end, and the comparison of two stores row by row. */
 import { anchorFor, meets } from './anchors.js';
 import type { Better, Metric, StoreResults } from './results.js';
+import { pairedRatio } from './rounds.js';
 
 export interface ComparedMetric {
   readonly rowId: string;
@@ -9,7 +10,7 @@ export interface ComparedMetric {
   readonly label: string;
   readonly better: Better;
   readonly values: readonly (number | null)[];
-  /** First store / second store. */
+  /** First store / second store (with rounds: the median of the rounds' ratios, see rounds.ts). */
   readonly ratio: number | null;
   /** Whether the first store is at least as good as the second; null when not judged. */
   readonly firstWins: boolean | null;
@@ -32,7 +33,8 @@ export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
       const model = metrics.find((m): m is Metric => m !== undefined)!;
       const values = metrics.map((m) => m?.value ?? null);
       const [mine, theirs] = [values[0] ?? null, others.length > 0 ? (values[1] ?? null) : null];
-      const ratio = mine !== null && theirs !== null && theirs !== 0 ? mine / theirs : null;
+      const paired = others.length > 0 ? pairedRatio(rows[0], rows[1], key) : null;
+      const ratio = paired ?? (mine !== null && theirs !== null && theirs !== 0 ? mine / theirs : null);
       const anchor = anchorFor(rowId, key);
       compared.push({
         rowId,
@@ -42,7 +44,13 @@ export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
         better: model.better,
         values,
         ratio,
-        firstWins: mine !== null && theirs !== null ? meets(mine, theirs, model.better) : null,
+        // With rounds, the verdict follows the paired ratio shown beside it.
+        firstWins:
+          paired !== null
+            ? meets(paired, 1, model.better)
+            : mine !== null && theirs !== null
+              ? meets(mine, theirs, model.better)
+              : null,
         anchor: anchor?.value ?? null,
         meetsAnchor: anchor !== undefined && mine !== null ? meets(mine, anchor.value, model.better) : null,
       });

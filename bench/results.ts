@@ -23,6 +23,13 @@ export interface RowResult {
   readonly load: { readonly before: number; readonly after: number };
   /** Anything else worth keeping in the JSON (per-node figures, trials). */
   readonly detail?: Readonly<Record<string, unknown>>;
+  /** Every round's figures, when the row ran in several (`--rounds`; metrics are their medians). */
+  readonly rounds?: readonly RoundFigures[];
+}
+
+export interface RoundFigures {
+  readonly metrics: Readonly<Record<string, number | null>>;
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 export interface StoreResults {

@@ -17,6 +17,7 @@ import { getTasks } from './rows/get.js';
 import { memoryRow } from './rows/memory.js';
 import { putTasks, warmUp } from './rows/put.js';
 import { loadRestartKeys, restartRow } from './rows/restart.js';
+import { mergeRounds } from './rounds.js';
 import { watchTasks } from './rows/watch.js';
 import type { StoreCluster } from './store.js';
 import { sleep } from './wait.js';
@@ -31,6 +32,8 @@ interface Phase {
   /** Runs when any of these groups is wanted; empty = always. */
   readonly groups: readonly RowGroup[];
   readonly tasks: (ctx: BenchContext) => RowTask[];
+  /** Runs `rounds` times (see rounds.ts); the others once. */
+  readonly repeated?: boolean;
 }
 
 const PHASES: readonly Phase[] = [
@@ -44,9 +47,9 @@ const PHASES: readonly Phase[] = [
     ],
   },
   { groups: [], tasks: (ctx) => [task('warm-up', () => warmUp(ctx))] },
-  { groups: ['put'], tasks: putTasks },
-  { groups: ['get'], tasks: getTasks },
-  { groups: ['watch'], tasks: watchTasks },
+  { groups: ['put'], tasks: putTasks, repeated: true },
+  { groups: ['get'], tasks: getTasks, repeated: true },
+  { groups: ['watch'], tasks: watchTasks, repeated: true },
   { groups: ['restart', 'memory'], tasks: (ctx) => [task('restart data set', () => loadRestartKeys(ctx))] },
   {
     groups: ['memory'],
@@ -62,6 +65,8 @@ const PHASES: readonly Phase[] = [
 export interface RunStoresOptions {
   readonly profile: BenchProfile;
   readonly groups: ReadonlySet<RowGroup>;
+  /** How many times the repeated phases run (1: once). */
+  readonly rounds: number;
 }
 
 export interface StoresRun {
@@ -96,18 +101,22 @@ export async function runStores(
     phase.groups.some((g) => options.groups.has(g) && (cluster.managed || !NEEDS_PROCESSES.has(g)));
 
   for (const phase of PHASES) {
-    const taskLists = states.map((state) => (wanted(phase, state.ctx.cluster) ? phase.tasks(state.ctx) : []));
-    const rounds = Math.max(0, ...taskLists.map((t) => t.length));
-    for (let round = 0; round < rounds; round++) {
-      for (const [i, state] of states.entries()) {
-        const next = taskLists[i]![round];
-        if (next === undefined) continue;
-        try {
-          state.rows.push(...(await next.run()));
-        } catch (error) {
-          const message = `${state.ctx.cluster.kind}: ${next.label}: ${error instanceof Error ? error.message : String(error)}`;
-          errors.push(message);
-          state.ctx.progress.note(`FAILED ${message}`);
+    for (let round = 0; round < (phase.repeated ? options.rounds : 1); round++) {
+      const taskLists = states.map((state) =>
+        wanted(phase, state.ctx.cluster) ? phase.tasks(state.ctx) : [],
+      );
+      const steps = Math.max(0, ...taskLists.map((t) => t.length));
+      for (let step = 0; step < steps; step++) {
+        for (const [i, state] of states.entries()) {
+          const next = taskLists[i]![step];
+          if (next === undefined) continue;
+          try {
+            state.rows.push(...(await next.run()));
+          } catch (error) {
+            const message = `${state.ctx.cluster.kind}: ${next.label}: ${error instanceof Error ? error.message : String(error)}`;
+            errors.push(message);
+            state.ctx.progress.note(`FAILED ${message}`);
+          }
         }
       }
     }
@@ -120,7 +129,7 @@ export async function runStores(
       version: ctx.cluster.version,
       settings: ctx.cluster.settings,
       clientRouting: ctx.cluster.clientRouting,
-      rows,
+      rows: mergeRounds(rows),
       startedAt: startedAt.toISOString(),
       elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000,
     })),

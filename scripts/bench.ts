@@ -96,7 +96,11 @@ async function main(): Promise<number> {
       clusters.push(raftree);
     }
     if (binary !== null) clusters.push(await EtcdCluster.start(binary));
-    const run = await runStores(clusters, { profile: options.profile, groups: options.groups });
+    const run = await runStores(clusters, {
+      profile: options.profile,
+      groups: options.groups,
+      rounds: options.rounds,
+    });
     stores = run.results;
     errors.push(...run.errors);
   } finally {

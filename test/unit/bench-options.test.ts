@@ -21,3 +21,20 @@ describe('npm run bench options: --node-flags', () => {
     expect(() => parseBenchOptions([`--node-flags=${text}`])).toThrow(message);
   });
 });
+
+describe('npm run bench options: --rounds', () => {
+  it('runs every row once by default', () => {
+    expect(parseBenchOptions([]).rounds).toBe(1);
+  });
+
+  it('takes a whole number of rounds', () => {
+    expect(parseBenchOptions(['--rounds', '3']).rounds).toBe(3);
+  });
+
+  it.each(['0', '11', '2.5', 'three', '-1'])('refuses %j with a usage error', (text) => {
+    expect(() => parseBenchOptions([`--rounds=${text}`])).toThrow(UsageError);
+    expect(() => parseBenchOptions([`--rounds=${text}`])).toThrow(
+      '--rounds must be a whole number from 1 to 10',
+    );
+  });
+});
