@@ -4,7 +4,8 @@
  * same machine: on a shared box the load drifts over minutes, much less over seconds. The
  * order keeps rows independent: memory idle, warm-up, puts, gets, watches, the restart data
  * set, memory after the load, restart, coordination (sessions, locks, elections; one of its rows
- * kills the leader and brings it back), and failover last (it kills leaders).
+ * kills the leader and brings it back), and failover last (it kills leaders). With `--rounds N`
+ * the puts, gets and watches run N times over before the restart data set (see rounds.ts).
  */
 import { createContext, type BenchContext } from './context.js';
 import type { BenchProfile } from './profile.js';
