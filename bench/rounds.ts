@@ -1,7 +1,8 @@
 /**
- * `--rounds N`: the put, get and watch rows run N times, the stores alternating each time, and
- * each metric of a row is the median over its rounds. One run's ratio moves by ±15-25 % on a
- * shared machine (docs/benchmarks.md, "how much the figures move"); a median of three says more.
+ * `--rounds N`: the put, get, watch, keep-alive and lock rows run N times, the stores alternating
+ * each time, and each metric of a row is the median over its rounds. One run's ratio moves by
+ * ±15-25 % on a shared machine (docs/benchmarks.md, "how much the figures move"); a median of
+ * three says more.
  * The ratio of two stores is the median of their ratios round by round: the rounds pair up
  * (each store's round k ran a minute apart at most), so the machine's drift between rounds cancels.
  */

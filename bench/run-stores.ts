@@ -5,14 +5,14 @@
  * order keeps rows independent: memory idle, warm-up, puts, gets, watches, the restart data
  * set, memory after the load, restart, coordination (sessions, locks, elections; one of its rows
  * kills the leader and brings it back), and failover last (it kills leaders). With `--rounds N`
- * the puts, gets and watches run N times over before the restart data set (see rounds.ts).
+ * the puts, gets, watches, keep-alives and locks run N times over (see rounds.ts).
  */
 import { createContext, type BenchContext } from './context.js';
 import type { BenchProfile } from './profile.js';
 import { Progress } from './progress.js';
 import type { RowResult, StoreResults } from './results.js';
 import { task, type RowTask } from './row-task.js';
-import { coordinationTasks } from './rows/coordination.js';
+import { electionTasks, sessionAndLockTasks } from './rows/coordination.js';
 import { failoverRow } from './rows/failover.js';
 import { getTasks } from './rows/get.js';
 import { memoryRow } from './rows/memory.js';
@@ -59,7 +59,8 @@ const PHASES: readonly Phase[] = [
     ],
   },
   { groups: ['restart'], tasks: (ctx) => [task('restart', () => restartRow(ctx))] },
-  { groups: ['coordination'], tasks: coordinationTasks },
+  { groups: ['coordination'], tasks: sessionAndLockTasks, repeated: true },
+  { groups: ['coordination'], tasks: electionTasks },
   { groups: ['failover'], tasks: (ctx) => [task('failover', () => failoverRow(ctx))] },
 ];
 

@@ -56,10 +56,17 @@ const CLEANUP_BUDGET_MS = 15_000;
 /** How long a row waits for the renewals in flight at the end of its window. */
 const DRAIN_MS = 3_000;
 
-export function coordinationTasks(ctx: BenchContext): RowTask[] {
+/** Keep-alive and lock rows: they leave nothing behind (leases revoked), so they can repeat (--rounds). */
+export function sessionAndLockTasks(ctx: BenchContext): RowTask[] {
   return [
     task('session keepalive', () => keepAliveRow(ctx)),
     ...LOCK_CONTENDERS.map((n) => task(`lock, ${n} contending`, () => lockRow(ctx, n))),
+  ];
+}
+
+/** The election rows, each already a median of its trials; one of them kills the Raft leader. */
+export function electionTasks(ctx: BenchContext): RowTask[] {
+  return [
     task('election, holder lost', () => holderLostRow(ctx)),
     task('election, leader killed', async () => {
       if (!ctx.cluster.managed) {
