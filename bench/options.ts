@@ -15,7 +15,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                        starts, so they are skipped
   --seconds N          measured seconds per put / get / keepalive / lock level (default 8, --quick 1.2)
   --rounds N           run the put, get, watch, keep-alive and lock rows N times (at most ${MAX_ROUNDS}), the stores
-                       alternating each time; each figure is the median over the rounds, every round is in the JSON
+                       alternating each time; each figure is the median over the rounds, each ratio the median of the
+                       rounds' ratios with their range, e.g. 0.79x (0.73-0.87); every round is in the JSON
   --client KIND        the client raftree's KV and watch rows use: native (raftree's own) or etcd3 (through
                        the etcd-compatible API); default etcd3 with --compare etcd (same client on both sides), else native
   --raftree-cli PATH   the raftree build to run (default dist/raftree.mjs), e.g. another worktree's, for before / after

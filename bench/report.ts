@@ -1,7 +1,7 @@
 /** The table printed at the end, and the comparison of two stores row by row. */
 import { anchorFor, meets } from './anchors.js';
 import type { Better, Metric, StoreResults } from './results.js';
-import { pairedRatio } from './rounds.js';
+import { median, roundRatios } from './rounds.js';
 
 export interface ComparedMetric {
   readonly rowId: string;
@@ -12,6 +12,8 @@ export interface ComparedMetric {
   readonly values: readonly (number | null)[];
   /** First store / second store (with rounds: the median of the rounds' ratios, see rounds.ts). */
   readonly ratio: number | null;
+  /** With rounds: each round's ratio, for the spread shown beside the median. */
+  readonly roundRatios: readonly number[] | null;
   /** Whether the first store is at least as good as the second; null when not judged. */
   readonly firstWins: boolean | null;
   readonly anchor: number | null;
@@ -33,7 +35,8 @@ export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
       const model = metrics.find((m): m is Metric => m !== undefined)!;
       const values = metrics.map((m) => m?.value ?? null);
       const [mine, theirs] = [values[0] ?? null, others.length > 0 ? (values[1] ?? null) : null];
-      const paired = others.length > 0 ? pairedRatio(rows[0], rows[1], key) : null;
+      const perRound = others.length > 0 ? roundRatios(rows[0], rows[1], key) : null;
+      const paired = perRound === null ? null : median(perRound);
       const ratio = paired ?? (mine !== null && theirs !== null && theirs !== 0 ? mine / theirs : null);
       const anchor = anchorFor(rowId, key);
       compared.push({
@@ -44,6 +47,7 @@ export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
         better: model.better,
         values,
         ratio,
+        roundRatios: perRound,
         // With rounds, the verdict follows the paired ratio shown beside it.
         firstWins:
           paired !== null
@@ -72,6 +76,15 @@ function decimalsOf(stores: readonly StoreResults[], rowId: string, key: string)
   return 0;
 }
 
+/** "0.79x", and with rounds the spread of the rounds' ratios: "0.79x (0.73-0.87)". */
+function formatRatio(item: ComparedMetric, times: string): string {
+  if (item.ratio === null) return '-';
+  const middle = `${item.ratio.toFixed(2)}${times}`;
+  const spread = item.roundRatios;
+  if (spread === null || spread.length < 2) return middle;
+  return `${middle} (${Math.min(...spread).toFixed(2)}-${Math.max(...spread).toFixed(2)})`;
+}
+
 function verdict(wins: boolean | null): string {
   if (wins === null) return '';
   return wins ? 'win' : 'LOSE';
@@ -96,9 +109,7 @@ export function renderTable(stores: readonly StoreResults[]): string {
       item.rowId === previousRow ? '' : item.rowTitle,
       item.label,
       ...item.values.map((v) => formatNumber(v, decimals)),
-      ...(stores.length > 1
-        ? [item.ratio === null ? '-' : `${item.ratio.toFixed(2)}x`, verdict(item.firstWins)]
-        : []),
+      ...(stores.length > 1 ? [formatRatio(item, 'x'), verdict(item.firstWins)] : []),
       item.anchor === null ? '' : formatNumber(item.anchor, decimals),
       item.meetsAnchor === null ? '' : item.meetsAnchor ? 'met' : 'MISSED',
     ]);
@@ -195,10 +206,7 @@ export function renderMarkdown(stores: readonly StoreResults[]): string {
       item.label,
       ...item.values.map((v) => formatNumber(v, decimals)),
       ...(two
-        ? [
-            item.ratio === null ? '-' : `${item.ratio.toFixed(2)}×`,
-            item.firstWins === null ? '' : item.firstWins ? 'win' : '**lose**',
-          ]
+        ? [formatRatio(item, '×'), item.firstWins === null ? '' : item.firstWins ? 'win' : '**lose**']
         : []),
       item.anchor === null ? '' : formatNumber(item.anchor, decimals),
       item.meetsAnchor === null ? '' : item.meetsAnchor ? 'met' : '**missed**',

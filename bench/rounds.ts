@@ -53,22 +53,32 @@ function mergeRow(rounds: readonly RowResult[]): RowResult {
 }
 
 /**
- * The median of `mine / theirs` round by round for one metric; null unless both rows ran the
- * same number of rounds (then the caller compares the medians).
+ * `mine / theirs` round by round for one metric (rounds where either is missing left out); null
+ * unless both rows ran the same number of rounds (then the caller compares the medians).
  */
+export function roundRatios(
+  mine: RowResult | undefined,
+  theirs: RowResult | undefined,
+  key: string,
+): number[] | null {
+  const a = mine?.rounds;
+  const b = theirs?.rounds;
+  if (a === undefined || b === undefined || a.length !== b.length) return null;
+  const ratios: number[] = [];
+  a.forEach((round, i) => {
+    const x = round.metrics[key] ?? null;
+    const y = b[i]!.metrics[key] ?? null;
+    if (x !== null && y !== null && y !== 0) ratios.push(x / y);
+  });
+  return ratios;
+}
+
+/** The median of roundRatios: the ratio of two stores that ran in rounds. */
 export function pairedRatio(
   mine: RowResult | undefined,
   theirs: RowResult | undefined,
   key: string,
 ): number | null {
-  const a = mine?.rounds;
-  const b = theirs?.rounds;
-  if (a === undefined || b === undefined || a.length !== b.length) return null;
-  return median(
-    a.map((round, i) => {
-      const x = round.metrics[key] ?? null;
-      const y = b[i]!.metrics[key] ?? null;
-      return x !== null && y !== null && y !== 0 ? x / y : null;
-    }),
-  );
+  const ratios = roundRatios(mine, theirs, key);
+  return ratios === null ? null : median(ratios);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { median, mergeRounds, pairedRatio } from '../../bench/rounds.js';
-import { metric, type RowResult } from '../../bench/results.js';
+import { compare, renderMarkdown, renderTable } from '../../bench/report.js';
+import { metric, type RowResult, type StoreResults } from '../../bench/results.js';
 
 function row(id: string, opsPerSecond: number | null, p99Ms: number, note?: string): RowResult {
   return {
@@ -69,5 +70,30 @@ describe('bench rounds: comparing two stores round by round', () => {
     expect(pairedRatio(three, two, 'opsPerSecond')).toBeNull();
     expect(pairedRatio(three, row('put-1', 1, 1), 'opsPerSecond')).toBeNull();
     expect(pairedRatio(undefined, three, 'opsPerSecond')).toBeNull();
+  });
+});
+
+describe('bench rounds: the report', () => {
+  const store = (kind: string, rows: RowResult[]): StoreResults => ({
+    kind,
+    version: '1',
+    settings: {},
+    clientRouting: '',
+    rows: mergeRounds(rows),
+    startedAt: '2026-11-24T00:00:00.000Z',
+    elapsedSeconds: 1,
+  });
+  const stores = [
+    store('raftree', [row('put-1', 900, 4), row('put-1', 1000, 8), row('put-1', 1800, 2)]),
+    store('etcd', [row('put-1', 1000, 4), row('put-1', 500, 8), row('put-1', 2000, 2)]),
+  ];
+
+  it('judges by the paired ratio and shows the rounds spread beside it', () => {
+    const ops = compare(stores).find((c) => c.metricKey === 'opsPerSecond')!;
+    expect(ops.values).toEqual([1000, 1000]);
+    expect(ops.ratio).toBeCloseTo(0.9);
+    expect(ops.firstWins).toBe(false);
+    expect(renderMarkdown(stores)).toContain('| 1,000 | 1,000 | 0.90× (0.90-2.00) | **lose** |');
+    expect(renderTable(stores)).toContain('0.90x (0.90-2.00)  LOSE');
   });
 });
