@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { NoiseMeter } from '../../bench/noise-meter.js';
 import { spawnServer, stopProcess, type SpawnedServer } from '../../bench/process-registry.js';
 import { settleServers } from '../../bench/settle.js';
 
@@ -30,6 +31,16 @@ describe('settleServers (the bench waits for quiet servers before a row)', () =>
     const idle = await settleServers(SETTLE);
     expect(idle.quiet).toBe(true);
     expect(idle.waitedMs).toBeLessThan(SETTLE.maxWaitMs);
+  }, 15_000);
+
+  it("reports the other store's servers' CPU during a row, and nothing when only the row's own run", async () => {
+    server = spawnServer(process.execPath, ['-e', 'for (;;) {}'], join(dir, 'other.log'));
+    const pid = server.child.pid!;
+    const asOtherStore = new NoiseMeter(() => []);
+    const asOwnStore = new NoiseMeter(() => [pid]);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(asOtherStore.otherStoreCores()).toBeGreaterThan(SETTLE.quietCores);
+    expect(asOwnStore.otherStoreCores()).toBeNull();
   }, 15_000);
 
   it('returns at once when the bench runs no server (an --endpoints cluster)', async () => {
