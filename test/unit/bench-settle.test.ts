@@ -33,7 +33,7 @@ describe('settleServers (the bench waits for quiet servers before a row)', () =>
     expect(idle.waitedMs).toBeLessThan(SETTLE.maxWaitMs);
   }, 15_000);
 
-  it("reports the other store's servers' CPU during a row, and nothing when only the row's own run", async () => {
+  it("reports the other store's servers' CPU during a row, and nothing when only the row's own servers run", async () => {
     server = spawnServer(process.execPath, ['-e', 'for (;;) {}'], join(dir, 'other.log'));
     const pid = server.child.pid!;
     const asOtherStore = new NoiseMeter(() => []);
