@@ -27,7 +27,7 @@ export const DEFAULT_SETTLE: SettleOptions = {
 export interface Settling {
   /** How long the wait took (at least one window). */
   readonly waitedMs: number;
-  /** The servers' CPU over the last window, in cores (null without /proc). */
+  /** The servers' CPU over the last window, in cores (null without /proc, or when every server started within it). */
   readonly lastCores: number | null;
   readonly quiet: boolean;
 }
