@@ -53,19 +53,19 @@ export interface RowBody {
 }
 
 /**
- * Runs one row with its resource meters around it (CPU, load, and group commit on the
- * leader when `countFsyncs`).
+ * Runs one row with its resource meters around it (CPU, load and, when `readLeaderMetrics`, the
+ * leader's group commit, fsync time and append round trips).
  */
 export async function meteredRow(
   ctx: BenchContext,
   id: string,
   title: string,
-  options: { readonly countFsyncs: boolean },
+  options: { readonly readLeaderMetrics: boolean },
   body: () => Promise<RowBody>,
 ): Promise<RowResult> {
   const { noise, settling } = await startRow(ctx, title);
   const leader = ctx.cluster.managed ? await ctx.cluster.leaderId(5_000) : null;
-  const meter = await ResourceMeter.start(ctx.cluster, options.countFsyncs ? leader : null);
+  const meter = await ResourceMeter.start(ctx.cluster, options.readLeaderMetrics ? leader : null);
   const result = await body();
   const resources = await meter.finish(result.ops);
   const row: RowResult = {

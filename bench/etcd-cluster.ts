@@ -35,9 +35,11 @@ export class EtcdCluster extends ManagedCluster<EtcdNodeState> implements StoreC
     super(root, nodeStates, {
       label: 'etcd',
       leaderMetric: 'etcd_server_is_leader',
-      fsyncMetric: 'etcd_disk_wal_fsync_duration_seconds_count',
+      fsyncMetric: 'etcd_disk_wal_fsync_duration_seconds',
       // Proposals committed stand for the entries the fsyncs carried (the closest etcd counter).
       entriesMetric: 'etcd_server_proposals_committed_total',
+      // etcd_network_peer_round_trip_time_seconds times a prober's pings every few seconds, not appends.
+      appendRoundTripMetric: null,
       stopSignal: 'SIGKILL',
     });
     this.settings = {

@@ -5,7 +5,7 @@
  */
 import { RaftreeClient } from '../src/client/index.js';
 import { RaftreeKvClient } from './raftree-kv-client.js';
-import type { FsyncCounters, KvClient, KvClientOptions, StoreCluster, StoreNode } from './store.js';
+import type { KvClient, KvClientOptions, ReplicationCounters, StoreCluster, StoreNode } from './store.js';
 
 export class ExternalRaftreeCluster implements StoreCluster {
   readonly kind = 'raftree' as const;
@@ -56,7 +56,7 @@ export class ExternalRaftreeCluster implements StoreCluster {
     }
   }
 
-  async fsyncCounters(): Promise<FsyncCounters | null> {
+  async replicationCounters(): Promise<ReplicationCounters | null> {
     return null;
   }
 

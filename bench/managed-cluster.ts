@@ -1,12 +1,12 @@
 /**
  * What the bench's own three-process clusters (raftree, etcd) share: finding the leader and the
- * fsync counters through each node's Prometheus page, killing and restarting a node, and
+ * leader's fsync and replication counters through each node's Prometheus page, killing and restarting a node, and
  * stopping everything (keeping the data and logs when asked, e.g. after a failed start).
  */
 import type { ChildProcess } from 'node:child_process';
 import { fetchMetrics, metricValue } from './metrics-scrape.js';
 import { isRunning, keepTempDir, removeTempDir, stopProcess } from './process-registry.js';
-import type { FsyncCounters, StoreNode } from './store.js';
+import type { ReplicationCounters, StoreNode } from './store.js';
 import { pollUntil } from './wait.js';
 
 export interface ManagedNodeState extends StoreNode {
@@ -21,10 +21,12 @@ export interface ManagedClusterTraits {
   readonly label: string;
   /** A gauge that is 1 on the leader. */
   readonly leaderMetric: string;
-  /** A counter of synced log / WAL writes. */
+  /** A histogram of the synced log / WAL writes' durations (its _count and _sum are read). */
   readonly fsyncMetric: string;
   /** A counter of the log entries those writes carried (or the closest the store has). */
   readonly entriesMetric: string;
+  /** A leader's histogram of append round trips to its followers (_count, _sum), if the store has one. */
+  readonly appendRoundTripMetric: string | null;
   readonly stopSignal: NodeJS.Signals;
   readonly stopTimeoutMs?: number;
 }
@@ -57,12 +59,15 @@ export abstract class ManagedCluster<N extends ManagedNodeState> {
     }, timeoutMs);
   }
 
-  async fsyncCounters(nodeId: string): Promise<FsyncCounters | null> {
+  async replicationCounters(nodeId: string): Promise<ReplicationCounters | null> {
     const page = await fetchMetrics(this.state(nodeId).metricsUrl!);
     if (page === null) return null;
-    const fsyncs = metricValue(page, this.traits.fsyncMetric);
-    const entries = metricValue(page, this.traits.entriesMetric);
-    return fsyncs === null || entries === null ? null : { fsyncs, entries };
+    const { fsyncMetric, entriesMetric, appendRoundTripMetric } = this.traits;
+    const fsyncs = metricValue(page, `${fsyncMetric}_count`);
+    const fsyncSeconds = metricValue(page, `${fsyncMetric}_sum`);
+    const entries = metricValue(page, entriesMetric);
+    if (fsyncs === null || fsyncSeconds === null || entries === null) return null;
+    return { fsyncs, entries, fsyncSeconds, appendRoundTrips: roundTrips(page, appendRoundTripMetric) };
   }
 
   async kill(nodeId: string): Promise<void> {
@@ -91,4 +96,13 @@ export abstract class ManagedCluster<N extends ManagedNodeState> {
     if (node === undefined) throw new Error(`no ${this.traits.label} node ${nodeId}`);
     return node;
   }
+}
+
+/** A histogram's count and sum over all its label sets; zero before its first observation. */
+function roundTrips(page: string, metric: string | null): ReplicationCounters['appendRoundTrips'] {
+  if (metric === null) return null;
+  return {
+    count: metricValue(page, `${metric}_count`) ?? 0,
+    seconds: metricValue(page, `${metric}_sum`) ?? 0,
+  };
 }

@@ -59,8 +59,9 @@ export class RaftreeCluster extends ManagedCluster<RaftreeNodeState> implements 
     super(root, nodeStates, {
       label: 'raftree',
       leaderMetric: 'raftree_is_leader',
-      fsyncMetric: 'raftree_fsync_duration_seconds_count',
+      fsyncMetric: 'raftree_fsync_duration_seconds',
       entriesMetric: 'raftree_entries_per_fsync_sum',
+      appendRoundTripMetric: 'raftree_peer_append_round_trip_seconds',
       // SIGTERM: a node stops cleanly (and writes its --cpu-prof profile, if asked for one).
       stopSignal: 'SIGTERM',
       stopTimeoutMs: 10_000,

@@ -1,12 +1,13 @@
 /**
  * CPU of the client (this process) and of each server process over a row, the load average
- * around it, and group commit on the leader (log entries per fsync, from /metrics).
+ * around it, and from the leader's /metrics: group commit (log entries per fsync), how long its
+ * fsyncs took and, for raftree, how long its followers took to acknowledge an append.
  */
 import { loadavg } from 'node:os';
 import { cpuSeconds, ownCpuSeconds } from './proc-stats.js';
 import { nowMs } from './process-registry.js';
 import { metric, type Metric } from './results.js';
-import type { FsyncCounters, StoreCluster } from './store.js';
+import type { ReplicationCounters, StoreCluster } from './store.js';
 
 export interface ResourceReading {
   readonly metrics: Metric[];
@@ -22,16 +23,16 @@ export class ResourceMeter {
 
   private constructor(
     private readonly cluster: StoreCluster,
-    private readonly fsyncNode: string | null,
-    private readonly fsyncBefore: FsyncCounters | null,
+    private readonly leaderNode: string | null,
+    private readonly leaderBefore: ReplicationCounters | null,
   ) {
     this.serverCpuBefore = new Map(cluster.nodes.map((n) => [n.id, pidCpu(n.pid())]));
   }
 
-  /** Starts metering; with `fsyncNode` (the leader), also counts its fsyncs. */
-  static async start(cluster: StoreCluster, fsyncNode: string | null): Promise<ResourceMeter> {
-    const fsyncBefore = fsyncNode === null ? null : await cluster.fsyncCounters(fsyncNode);
-    return new ResourceMeter(cluster, fsyncNode, fsyncBefore);
+  /** Starts metering; with `leaderNode`, also reads its fsyncs and its followers' acknowledgements. */
+  static async start(cluster: StoreCluster, leaderNode: string | null): Promise<ResourceMeter> {
+    const leaderBefore = leaderNode === null ? null : await cluster.replicationCounters(leaderNode);
+    return new ResourceMeter(cluster, leaderNode, leaderBefore);
   }
 
   /** `ops`: operations done in the row, for CPU per operation. */
@@ -70,22 +71,9 @@ export class ResourceMeter {
         metric('serverCpuUsPerOp', 'server CPU per op (µs)', (serverSeconds * 1e6) / ops, 'lower'),
       );
     }
-    if (this.fsyncNode !== null && this.fsyncBefore !== null) {
-      const after = await this.cluster.fsyncCounters(this.fsyncNode);
-      if (after !== null) {
-        const fsyncs = after.fsyncs - this.fsyncBefore.fsyncs;
-        const entries = after.entries - this.fsyncBefore.entries;
-        metrics.push(metric('leaderFsyncsPerSecond', 'leader fsyncs/s', fsyncs / elapsedSeconds, 'info'));
-        metrics.push(
-          metric(
-            'entriesPerFsync',
-            'leader entries per fsync',
-            fsyncs > 0 ? entries / fsyncs : null,
-            'info',
-            1,
-          ),
-        );
-      }
+    if (this.leaderNode !== null && this.leaderBefore !== null) {
+      const after = await this.cluster.replicationCounters(this.leaderNode);
+      if (after !== null) metrics.push(...leaderMetrics(this.leaderBefore, after, elapsedSeconds));
     }
     return { metrics, load: { before: this.loadBefore, after: loadavg()[0]! }, serverCpuByNode };
   }
@@ -93,4 +81,45 @@ export class ResourceMeter {
 
 function pidCpu(pid: number | null): number | null {
   return pid === null ? null : cpuSeconds(pid);
+}
+
+/** Group commit and the mean fsync and append round trip on the leader between two readings. */
+export function leaderMetrics(
+  before: ReplicationCounters,
+  after: ReplicationCounters,
+  elapsedSeconds: number,
+): Metric[] {
+  const fsyncs = after.fsyncs - before.fsyncs;
+  const perFsync = (total: number): number | null => (fsyncs > 0 ? total / fsyncs : null);
+  const metrics = [
+    metric('leaderFsyncsPerSecond', 'leader fsyncs/s', fsyncs / elapsedSeconds, 'info'),
+    metric(
+      'entriesPerFsync',
+      'leader entries per fsync',
+      perFsync(after.entries - before.entries),
+      'info',
+      1,
+    ),
+    metric(
+      'leaderFsyncMs',
+      'leader synced write, mean (ms)',
+      perFsync((after.fsyncSeconds - before.fsyncSeconds) * 1000),
+      'info',
+      2,
+    ),
+  ];
+  if (before.appendRoundTrips !== null && after.appendRoundTrips !== null) {
+    const count = after.appendRoundTrips.count - before.appendRoundTrips.count;
+    const seconds = after.appendRoundTrips.seconds - before.appendRoundTrips.seconds;
+    metrics.push(
+      metric(
+        'appendRoundTripMs',
+        'append → follower ack, mean (ms)',
+        count > 0 ? (seconds * 1000) / count : null,
+        'info',
+        2,
+      ),
+    );
+  }
+  return metrics;
 }

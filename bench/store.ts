@@ -38,11 +38,19 @@ export interface StoreNode {
 }
 
 /** Counters read from a node's /metrics to derive group commit under load. */
-export interface FsyncCounters {
+/** Cumulative counters from a leader's Prometheus page: its synced writes and its followers' answers. */
+export interface ReplicationCounters {
   /** Synced writes of the Raft log / WAL. */
   readonly fsyncs: number;
   /** Log entries those writes carried (proposals committed for etcd). */
   readonly entries: number;
+  /** Seconds those writes took in all. */
+  readonly fsyncSeconds: number;
+  /**
+   * Appends with entries the followers acknowledged, and the seconds from send to acknowledgement
+   * in all (raftree only: etcd exports no such figure).
+   */
+  readonly appendRoundTrips: { readonly count: number; readonly seconds: number } | null;
 }
 
 export interface StoreCluster {
@@ -59,7 +67,7 @@ export interface StoreCluster {
   client(options: KvClientOptions): KvClient;
   /** The leader's node id, asked through the nodes' metrics; null if none within `timeoutMs`. */
   leaderId(timeoutMs: number): Promise<string | null>;
-  fsyncCounters(nodeId: string): Promise<FsyncCounters | null>;
+  replicationCounters(nodeId: string): Promise<ReplicationCounters | null>;
   /** SIGKILL and wait for the exit. */
   kill(nodeId: string): Promise<void>;
   /** Starts a killed node again on its data; returns the monotonic time (ms) of the spawn. */

@@ -268,7 +268,7 @@ async function keepAliveRow(ctx: BenchContext): Promise<RowResult> {
     const grantStartedAt = nowMs();
     await grantMany(clients, SESSIONS, SESSION_TTL_SECONDS, leases);
     const grantsPerSecond = SESSIONS / ((nowMs() - grantStartedAt) / 1000);
-    return await meteredRow(ctx, `keepalive-${SESSIONS}`, title, { countFsyncs: true }, async () => {
+    return await meteredRow(ctx, `keepalive-${SESSIONS}`, title, { readLeaderMetrics: true }, async () => {
       const from = nowMs() + ctx.profile.levelWarmupMs;
       const until = from + ctx.profile.levelDurationMs;
       const latency = new LatencyRecorder();
@@ -354,7 +354,7 @@ async function lockRow(ctx: BenchContext, contenders: number): Promise<RowResult
       ackTimeoutMs: 3_000,
       reopenAfterMs: 100,
     }).start();
-    return await meteredRow(ctx, `lock-${contenders}`, title, { countFsyncs: true }, async () => {
+    return await meteredRow(ctx, `lock-${contenders}`, title, { readLeaderMetrics: true }, async () => {
       const acquire = new LatencyRecorder();
       const from = nowMs() + ctx.profile.levelWarmupMs;
       const until = from + ctx.profile.levelDurationMs;

@@ -31,7 +31,7 @@ async function getRow(ctx: BenchContext, serializable: boolean): Promise<RowResu
       ctx,
       `get-${kind}-${concurrency}`,
       `get ${kind}, ${concurrency} in flight`,
-      { countFsyncs: false },
+      { readLeaderMetrics: false },
       async () => {
         const result = await runClosedLoop({
           concurrency,

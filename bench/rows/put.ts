@@ -39,7 +39,7 @@ async function putRow(ctx: BenchContext, concurrency: number): Promise<RowResult
   const client = ctx.cluster.client({ deadlineMs: ctx.deadlineMs });
   let counter = 0;
   try {
-    return await meteredRow(ctx, `put-${concurrency}`, title, { countFsyncs: true }, async () => {
+    return await meteredRow(ctx, `put-${concurrency}`, title, { readLeaderMetrics: true }, async () => {
       const result = await runClosedLoop({
         concurrency,
         warmupMs: ctx.profile.levelWarmupMs,

@@ -50,7 +50,7 @@ async function latencyRow(ctx: BenchContext, placement: string, nodeId: string):
       waiting.get(key)?.(at);
     });
     const title = `watch put → event, watcher on the ${placement}`;
-    return await meteredRow(ctx, `watch-latency-${placement}`, title, { countFsyncs: false }, async () => {
+    return await meteredRow(ctx, `watch-latency-${placement}`, title, { readLeaderMetrics: false }, async () => {
       const ackToEvent = new LatencyRecorder();
       const sendToEvent = new LatencyRecorder();
       let beforeAck = 0;
@@ -130,7 +130,7 @@ async function fanoutRow(ctx: BenchContext, nodeId: string): Promise<RowResult> 
       ctx,
       `watch-fanout-${fanoutWatchers}`,
       title,
-      { countFsyncs: false },
+      { readLeaderMetrics: false },
       async () => {
         let counter = 0;
         const startedAt = nowMs();

@@ -8,7 +8,8 @@ const ROLES: readonly Role[] = ['follower', 'preCandidate', 'candidate', 'leader
 const REQUEST_SECONDS_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
-const FSYNC_SECONDS_BUCKETS = [
+/** For fsyncs and peer round trips: a fraction of a millisecond when all is well. */
+const SHORT_SECONDS_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 ];
 const ENTRIES_PER_FSYNC_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -149,13 +150,27 @@ export function createNodeMetrics(node: RaftreeNode): NodeMetrics {
   const fsyncSeconds = new Histogram({
     name: 'raftree_fsync_duration_seconds',
     help: 'Duration of each synced write of Raft state (one per Ready batch).',
-    buckets: FSYNC_SECONDS_BUCKETS,
+    buckets: SHORT_SECONDS_BUCKETS,
     registers,
   });
   const entriesPerFsync = new Histogram({
     name: 'raftree_entries_per_fsync',
     help: 'Log entries carried by each synced write that carried any (group commit).',
     buckets: ENTRIES_PER_FSYNC_BUCKETS,
+    registers,
+  });
+  const appendRoundTripSeconds = new Histogram({
+    name: 'raftree_peer_append_round_trip_seconds',
+    help: "Leader only: an append carrying entries, sent to a follower → the follower's acknowledgement (its synced write included).",
+    labelNames: ['peer'],
+    buckets: SHORT_SECONDS_BUCKETS,
+    registers,
+  });
+  const heartbeatRoundTripSeconds = new Histogram({
+    name: 'raftree_peer_heartbeat_round_trip_seconds',
+    help: 'Leader only: a heartbeat sent to a follower → its answer (no disk write on the way).',
+    labelNames: ['peer'],
+    buckets: SHORT_SECONDS_BUCKETS,
     registers,
   });
   const requestSeconds = new Histogram({
@@ -170,7 +185,13 @@ export function createNodeMetrics(node: RaftreeNode): NodeMetrics {
     fsyncSeconds.observe(ms / 1000);
     if (entries > 0) entriesPerFsync.observe(entries);
   };
+  const onAppendRoundTrip = (peer: string, ms: number): void =>
+    appendRoundTripSeconds.observe({ peer }, ms / 1000);
+  const onHeartbeatRoundTrip = (peer: string, ms: number): void =>
+    heartbeatRoundTripSeconds.observe({ peer }, ms / 1000);
   replica.on('persisted', onPersisted);
+  replica.on('appendRoundTrip', onAppendRoundTrip);
+  replica.on('heartbeatRoundTrip', onHeartbeatRoundTrip);
   let disposed = false;
   node.onRequest((request: CompletedRequest) => {
     if (!disposed) requestSeconds.observe({ method: request.method, code: request.code }, request.seconds);
@@ -181,6 +202,8 @@ export function createNodeMetrics(node: RaftreeNode): NodeMetrics {
     dispose() {
       disposed = true;
       replica.off('persisted', onPersisted);
+      replica.off('appendRoundTrip', onAppendRoundTrip);
+      replica.off('heartbeatRoundTrip', onHeartbeatRoundTrip);
     },
   };
 }

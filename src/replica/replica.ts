@@ -24,6 +24,7 @@ import { KvStateMachine } from '../state-machine/index.js';
 import type { ApplyOutcome } from '../state-machine/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import { ReplicaError } from './errors.js';
+import { PeerRoundTrips } from './peer-round-trips.js';
 
 /** What the replica needs from the peer transport. */
 export interface MessageSender {
@@ -111,6 +112,10 @@ export interface ReplicaEvents {
   fatal: [Error];
   /** Proposal persisted: duration of the synced write in ms and how many entries it carried. */
   persisted: [number, number];
+  /** Leader: a follower acknowledged an append with entries, this many ms after it was sent. */
+  appendRoundTrip: [NodeId, number];
+  /** Leader: a follower answered a heartbeat, this many ms after it was sent. */
+  heartbeatRoundTrip: [NodeId, number];
 }
 
 /**
@@ -192,6 +197,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private readonly readsInFlight = new Map<string, InFlight<ReadWaiter>>();
   /** Read states received, waiting for the state machine to reach their index. */
   private readsAwaitingApply: { index: number; waiters: ReadWaiter[] }[] = [];
+  private readonly roundTrips = new PeerRoundTrips(() => performance.now(), {
+    onAppend: (peer, ms) => this.emit('appendRoundTrip', peer, ms),
+    onHeartbeat: (peer, ms) => this.emit('heartbeatRoundTrip', peer, ms),
+  });
   private ticks = 0;
   /** The last tick at which this node knew a leader (updated by tick; see leaderlessTooLong). */
   private leaderSeenAtTick = 0;
@@ -246,6 +255,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   /** A message from a peer. */
   step(message: Message): void {
     if (this.stopped) return;
+    this.roundTrips.received(message);
     if (message.type === 'propose' && this.raft.currentRole === 'leader') {
       if (message.term === this.raft.currentTerm && this.holdsCommands()) {
         this.heldForwards.push(message);
@@ -559,6 +569,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   private deliver(messages: readonly Message[], now = false): void {
+    this.roundTrips.sent(messages);
     if (!messages.some(needsStoredSnapshot)) {
       this.options.transport.send(messages, now ? SEND_NOW : undefined);
       return;
@@ -654,6 +665,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const previous = this.softState;
     this.softState = next;
     if (previous.leader !== next.leader) this.counters.leaderChanges++;
+    if (previous.role !== next.role || previous.term !== next.term) this.roundTrips.reset();
     this.log.info(
       { role: next.role, term: next.term, leader: next.leader },
       `role ${next.role}, term ${next.term}`,

@@ -238,6 +238,44 @@ describe('HTTP side port', () => {
     ).toBe(1);
   });
 
+  it('times the leader round trips to each follower: appends with entries and heartbeats', async () => {
+    const leaderNode = [...nodes.values()].find((n) => n.replica.isLeader)!;
+    const leaderIndex = IDS.indexOf(leaderNode.config.id as (typeof IDS)[number]);
+    const followers = IDS.filter((id) => id !== leaderNode.config.id);
+    const count = (samples: Sample[], name: string, peer: string): number =>
+      value(samples, `${name}_count`, { peer }) ?? 0;
+    const before = parseMetrics(await (await fetch(url(leaderIndex, '/metrics'))).text());
+    for (let i = 0; i < 5; i++) {
+      await leaderNode.replica.propose(
+        encodeCommand({ type: 'put', key: `/rtt/${i}`, value: new TextEncoder().encode('x') }),
+      );
+    }
+    // Each put commits on the first follower's acknowledgement; the other's may come a bit later.
+    const after = await waitFor('both followers to acknowledge the five appends', async () => {
+      const samples = parseMetrics(await (await fetch(url(leaderIndex, '/metrics'))).text());
+      const acked = followers.map(
+        (peer) =>
+          count(samples, 'raftree_peer_append_round_trip_seconds', peer) -
+          count(before, 'raftree_peer_append_round_trip_seconds', peer),
+      );
+      return acked.every((n) => n >= 5) ? samples : undefined;
+    });
+    for (const peer of followers) {
+      for (const name of ['raftree_peer_append_round_trip_seconds', 'raftree_peer_heartbeat_round_trip_seconds']) {
+        const observed = count(after, name, peer);
+        expect(observed, `${name} to ${peer}`).toBeGreaterThan(0);
+        const meanSeconds = value(after, `${name}_sum`, { peer })! / observed;
+        expect(meanSeconds).toBeGreaterThan(0);
+        expect(meanSeconds).toBeLessThan(1);
+      }
+    }
+    // Only a leader times round trips.
+    for (const follower of followers) {
+      const samples = parseMetrics(await (await fetch(url(IDS.indexOf(follower), '/metrics'))).text());
+      expect(samples.filter((s) => s.name.startsWith('raftree_peer_append_round_trip'))).toEqual([]);
+    }
+  });
+
   it('serves the dashboard at / and answers 404 and 405 in JSON', async () => {
     const page = await fetch(url(0, '/'));
     expect(page.status).toBe(200);
