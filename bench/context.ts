@@ -17,6 +17,8 @@ export interface BenchContext {
   readonly value: Buffer;
   /** Deadline of ordinary calls. */
   readonly deadlineMs: number;
+  /** When rows that depend on earlier ones may start (monotonic ms; null: not yet). */
+  readonly marks: { restartDataLoadedAtMs: number | null };
 }
 
 export function createContext(
@@ -24,7 +26,14 @@ export function createContext(
   profile: BenchProfile,
   progress: Progress,
 ): BenchContext {
-  return { cluster, profile, progress, value: randomBytes(profile.valueBytes), deadlineMs: 10_000 };
+  return {
+    cluster,
+    profile,
+    progress,
+    value: randomBytes(profile.valueBytes),
+    deadlineMs: 10_000,
+    marks: { restartDataLoadedAtMs: null },
+  };
 }
 
 /** The node ids: the leader (if the bench can find it) and the others. */

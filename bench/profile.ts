@@ -20,6 +20,11 @@ export interface BenchProfile {
   /** Trials of each election failover row (coordination group); the rows report medians. */
   readonly electionTrials: number;
   readonly restartKeys: number;
+  /**
+   * How long after the load the memory is read again (null: not at all). A Node process gives
+   * garbage back only after a major GC, which V8 starts on its own once allocation slows down.
+   */
+  readonly memoryQuietMs: number | null;
   readonly valueBytes: number;
 }
 
@@ -40,6 +45,7 @@ export const FULL_PROFILE: BenchProfile = {
   failoverTrials: 3,
   electionTrials: 3,
   restartKeys: 100_000,
+  memoryQuietMs: 30_000,
   valueBytes: 256,
 };
 
@@ -58,5 +64,6 @@ export const QUICK_PROFILE: BenchProfile = {
   failoverTrials: 1,
   electionTrials: 1,
   restartKeys: 5_000,
+  memoryQuietMs: null,
   valueBytes: 256,
 };

@@ -3,9 +3,10 @@
  * (raftree's put at 16 in flight, then etcd's, then the next row...), so that both see the
  * same machine: on a shared box the load drifts over minutes, much less over seconds. The
  * order keeps rows independent: memory idle, warm-up, puts, gets, watches, the restart data
- * set, memory after the load, restart, coordination (sessions, locks, elections; one of its rows
- * kills the leader and brings it back), and failover last (it kills leaders). With `--rounds N`
- * the puts, gets, watches, keep-alives and locks run N times over (see rounds.ts).
+ * set, memory after the load and again after a quiet spell, restart, coordination (sessions,
+ * locks, elections; one of its rows kills the leader and brings it back), and failover last (it
+ * kills leaders). With `--rounds N` the puts, gets, watches, keep-alives and locks run N times
+ * over (see rounds.ts).
  */
 import { createContext, type BenchContext } from './context.js';
 import type { BenchProfile } from './profile.js';
@@ -15,7 +16,7 @@ import { task, type RowTask } from './row-task.js';
 import { electionTasks, sessionAndLockTasks } from './rows/coordination.js';
 import { failoverRow } from './rows/failover.js';
 import { getTasks } from './rows/get.js';
-import { memoryRow } from './rows/memory.js';
+import { memoryAfterQuietRow, memoryRow } from './rows/memory.js';
 import { putTasks, warmUp } from './rows/put.js';
 import { loadRestartKeys, restartRow } from './rows/restart.js';
 import { mergeRounds } from './rounds.js';
@@ -57,6 +58,15 @@ const PHASES: readonly Phase[] = [
     tasks: (ctx) => [
       task('memory after load', () => memoryRow(ctx, 'memory-after-load', 'memory, after the load')),
     ],
+  },
+  {
+    groups: ['memory'],
+    tasks: (ctx) => {
+      const quietMs = ctx.profile.memoryQuietMs;
+      return quietMs === null
+        ? []
+        : [task('memory after a quiet spell', () => memoryAfterQuietRow(ctx, quietMs))];
+    },
   },
   { groups: ['restart'], tasks: (ctx) => [task('restart', () => restartRow(ctx))] },
   { groups: ['coordination'], tasks: sessionAndLockTasks, repeated: true },

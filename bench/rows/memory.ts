@@ -1,7 +1,9 @@
 /** Resident memory (VmRSS) of every node. */
 import { plainRow, type BenchContext } from '../context.js';
 import { rssBytes } from '../proc-stats.js';
+import { nowMs } from '../process-registry.js';
 import { metric, type RowResult } from '../results.js';
+import { sleep } from '../wait.js';
 
 const MB = 1024 * 1024;
 
@@ -33,4 +35,19 @@ export async function memoryRow(ctx: BenchContext, id: string, title: string): P
       detail: { rssMbByNode: byNode },
     };
   });
+}
+
+/**
+ * Memory once the nodes sat idle for profile.memoryQuietMs after the restart data set was
+ * loaded: what a node holds for good, rather than the garbage a burst leaves awaiting a major GC.
+ */
+export async function memoryAfterQuietRow(ctx: BenchContext, quietMs: number): Promise<RowResult> {
+  const loadedAt = ctx.marks.restartDataLoadedAtMs;
+  if (loadedAt === null) throw new Error('the restart data set was not loaded: nothing to wait after');
+  const waitMs = loadedAt + quietMs - nowMs();
+  if (waitMs > 0) {
+    ctx.progress.update(`idle for ${Math.ceil(waitMs / 1000)} s`);
+    await sleep(waitMs);
+  }
+  return memoryRow(ctx, 'memory-after-quiet', `memory, ${Math.round(quietMs / 1000)} s after the load`);
 }

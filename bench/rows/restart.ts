@@ -37,6 +37,7 @@ export async function loadRestartKeys(ctx: BenchContext): Promise<RowResult> {
         }
       };
       await Promise.all(Array.from({ length: 256 }, worker));
+      ctx.marks.restartDataLoadedAtMs = nowMs();
       const seconds = (nowMs() - startedAt) / 1000;
       return {
         metrics: [metric('opsPerSecond', 'load puts/s', (keys - failed) / seconds, 'higher')],
