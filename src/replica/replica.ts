@@ -453,11 +453,14 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private schedule(): void {
     if (this.driveScheduled || this.driving || this.stopped) return;
     this.driveScheduled = true;
-    setImmediate(() => {
-      this.driveScheduled = false;
-      void this.drive();
-    });
+    setImmediate(this.driveNow);
   }
+
+  /** schedule's callback, made once: it runs for nearly every message and request. */
+  private readonly driveNow = (): void => {
+    this.driveScheduled = false;
+    void this.drive();
+  };
 
   private async drive(): Promise<void> {
     if (this.driving || this.stopped) return;

@@ -218,14 +218,16 @@ export class MvccStore {
   beginWrite(): WriteBatch {
     if (this.batchOpen) throw new Error('a write batch is already open');
     this.batchOpen = true;
-    return new WriteBatch(
-      this.currentRevision + 1,
-      (key) => this.visibleAt(key, LATEST),
-      (kv, wasLive) => this.append(kv, wasLive),
-      (written) => this.finishBatch(written),
-      (written) => this.undoBatch(written),
-    );
+    return new WriteBatch(this.currentRevision + 1, this.batchHost);
   }
+
+  /** What every WriteBatch calls back into: built once, not per command. */
+  private readonly batchHost: WriteBatchHost = {
+    latest: (key) => this.visibleAt(key, LATEST),
+    append: (kv, wasLive) => this.append(kv, wasLive),
+    finish: (written) => this.finishBatch(written),
+    undo: (written) => this.undoBatch(written),
+  };
 
   /**
    * Drops history only reads/watches below `revision` could need. Throws on a bad revision.
@@ -339,6 +341,14 @@ export class MvccStore {
  * The writes of one command. Each key may be written once per batch (validation rejects
  * duplicates before execution), so every version in the batch has a distinct key.
  */
+/** The store's side of a WriteBatch. */
+interface WriteBatchHost {
+  latest(key: string): KeyValue | undefined;
+  append(kv: KeyValue, wasLive: boolean): void;
+  finish(written: KeyValue[]): void;
+  undo(written: readonly KeyValue[]): void;
+}
+
 export class WriteBatch {
   private readonly written: KeyValue[] = [];
   private readonly changes: KeyChange[] = [];
@@ -347,10 +357,7 @@ export class WriteBatch {
   constructor(
     /** The revision this batch's writes carry (and the store's revision once it commits, if it wrote). */
     readonly revision: number,
-    private readonly latest: (key: string) => KeyValue | undefined,
-    private readonly append: (kv: KeyValue, wasLive: boolean) => void,
-    private readonly finish: (written: KeyValue[]) => void,
-    private readonly undo: (written: readonly KeyValue[]) => void,
+    private readonly host: WriteBatchHost,
   ) {}
 
   get wrote(): boolean {
@@ -362,7 +369,7 @@ export class WriteBatch {
    * it replaced, if any. The caller has checked that the session exists.
    */
   put(key: string, value: Uint8Array, session = 0): KeyValue | undefined {
-    const previous = this.latest(key);
+    const previous = this.host.latest(key);
     const kv: KeyValue =
       previous === undefined
         ? { key, value, createRevision: this.revision, modRevision: this.revision, version: 1, session }
@@ -380,7 +387,7 @@ export class WriteBatch {
 
   /** Deletes `key` if it is live; returns the deleted version, or undefined (and writes nothing). */
   delete(key: string): KeyValue | undefined {
-    const previous = this.latest(key);
+    const previous = this.host.latest(key);
     if (previous === undefined) return undefined;
     this.record(
       { key, value: EMPTY_VALUE, createRevision: 0, modRevision: this.revision, version: 0, session: 0 },
@@ -393,7 +400,7 @@ export class WriteBatch {
   commit(): readonly KeyChange[] {
     if (this.finished) throw new Error('write batch already finished');
     this.finished = true;
-    this.finish(this.written);
+    this.host.finish(this.written);
     return this.changes;
   }
 
@@ -404,11 +411,11 @@ export class WriteBatch {
   abort(): void {
     if (this.finished) throw new Error('write batch already finished');
     this.finished = true;
-    this.undo(this.written);
+    this.host.undo(this.written);
   }
 
   private record(kv: KeyValue, previous: KeyValue | undefined): void {
-    this.append(kv, previous !== undefined);
+    this.host.append(kv, previous !== undefined);
     this.written.push(kv);
     this.changes.push({ kv, prevKv: previous });
   }

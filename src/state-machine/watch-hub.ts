@@ -384,9 +384,17 @@ export class WatchHub {
       return;
     }
     this.seenRevision = revision;
-    const deliveries = new Map<Watcher, WatchEvent[]>();
+    // No synced watcher to push to (a node nobody watches): nothing to allocate per revision.
+    if (this.exactWatchers.size === 0 && this.childrenWatchers.size === 0 && this.scannedWatchers.size === 0)
+      return;
+    // Built on the first match: most revisions match no watcher at all.
+    let deliveries: Map<Watcher, WatchEvent[]> | undefined;
     for (const change of changes) {
       const key = change.kv.key;
+      const exact = this.exactWatchers.get(key);
+      const parent = this.childrenWatchers.size === 0 ? undefined : parentPrefixOf(key);
+      const children = parent === undefined ? undefined : this.childrenWatchers.get(parent);
+      if (exact === undefined && children === undefined && this.scannedWatchers.size === 0) continue;
       let plain: WatchEvent | undefined;
       let withPrev: WatchEvent | undefined;
       const add = (watcher: Watcher): void => {
@@ -394,16 +402,17 @@ export class WatchHub {
         let event: WatchEvent;
         if (watcher.prevKv) event = withPrev ??= toWatchEvent(change, true);
         else event = plain ??= toWatchEvent(change, false);
+        deliveries ??= new Map();
         const events = deliveries.get(watcher);
         if (events === undefined) deliveries.set(watcher, [event]);
         else events.push(event);
       };
-      this.exactWatchers.get(key)?.forEach(add);
-      const parent = parentPrefixOf(key);
-      if (parent !== undefined) this.childrenWatchers.get(parent)?.forEach(add);
+      exact?.forEach(add);
+      children?.forEach(add);
       for (const watcher of this.scannedWatchers) if (watcher.matches(key)) add(watcher);
     }
-    for (const [watcher, events] of deliveries) watcher.deliver(revision, events);
+    if (deliveries !== undefined)
+      for (const [watcher, events] of deliveries) watcher.deliver(revision, events);
   }
 
   /** Called after compaction: catching-up watchers whose next revision is gone end with COMPACTED. */
