@@ -37,7 +37,6 @@ export interface StoreNode {
   pid(): number | null;
 }
 
-/** Counters read from a node's /metrics to derive group commit under load. */
 /** Cumulative counters from a leader's Prometheus page: its synced writes and its followers' answers. */
 export interface ReplicationCounters {
   /** Synced writes of the Raft log / WAL. */
