@@ -337,10 +337,6 @@ export class MvccStore {
   }
 }
 
-/**
- * The writes of one command. Each key may be written once per batch (validation rejects
- * duplicates before execution), so every version in the batch has a distinct key.
- */
 /** The store's side of a WriteBatch. */
 interface WriteBatchHost {
   latest(key: string): KeyValue | undefined;
@@ -349,6 +345,10 @@ interface WriteBatchHost {
   undo(written: readonly KeyValue[]): void;
 }
 
+/**
+ * The writes of one command. Each key may be written once per batch (validation rejects
+ * duplicates before execution), so every version in the batch has a distinct key.
+ */
 export class WriteBatch {
   private readonly written: KeyValue[] = [];
   private readonly changes: KeyChange[] = [];
