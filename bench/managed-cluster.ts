@@ -1,7 +1,8 @@
 /**
- * What the bench's own three-process clusters (raftree, etcd) share: finding the leader and the
- * leader's fsync and replication counters through each node's Prometheus page, killing and restarting a node, and
- * stopping everything (keeping the data and logs when asked, e.g. after a failed start).
+ * What the bench's own three-process clusters (raftree, etcd) share: finding the leader and
+ * reading its fsync and replication counters through the nodes' Prometheus pages, killing and
+ * restarting a node, and stopping everything (keeping the data and logs when asked, e.g. after
+ * a failed start).
  */
 import type { ChildProcess } from 'node:child_process';
 import { fetchMetrics, metricValue } from './metrics-scrape.js';

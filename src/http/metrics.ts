@@ -161,7 +161,9 @@ export function createNodeMetrics(node: RaftreeNode): NodeMetrics {
   });
   const appendRoundTripSeconds = new Histogram({
     name: 'raftree_peer_append_round_trip_seconds',
-    help: "Leader only: an append carrying entries, sent to a follower → the follower's acknowledgement (its synced write included).",
+    help:
+      'Leader only: an append carrying entries, sent to a follower → its acknowledgement ' +
+      "(the follower's synced write included).",
     labelNames: ['peer'],
     buckets: SHORT_SECONDS_BUCKETS,
     registers,

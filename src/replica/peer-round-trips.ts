@@ -24,7 +24,8 @@ export interface RoundTripListener {
 
 /**
  * Most appends one follower can have unanswered here; beyond it the oldest is forgotten. The
- * core's pipeline holds far fewer, so this only bounds memory when answers stop coming.
+ * core's pipeline holds at most maxInflightMessages (256 by default), so this only bounds memory
+ * if answers stop coming while the core keeps sending.
  */
 const MAX_PENDING_APPENDS = 1024;
 
