@@ -20,6 +20,12 @@ export interface ComparedMetric {
   readonly meetsAnchor: boolean | null;
 }
 
+/**
+ * Metrics the stores measure differently, so a ratio would mislead: raftree's synced write is
+ * the whole LevelDB batch as its Raft loop waits for it, etcd's the WAL's fdatasync call alone.
+ */
+const NO_RATIO: ReadonlySet<string> = new Set(['leaderFsyncMs']);
+
 /** Every metric of the first store's rows, with the other stores' values beside it. */
 export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
   const [first, ...others] = stores;
@@ -35,9 +41,11 @@ export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
       const model = metrics.find((m): m is Metric => m !== undefined)!;
       const values = metrics.map((m) => m?.value ?? null);
       const [mine, theirs] = [values[0] ?? null, others.length > 0 ? (values[1] ?? null) : null];
-      const perRound = others.length > 0 ? roundRatios(rows[0], rows[1], key) : null;
+      const comparable = others.length > 0 && !NO_RATIO.has(key);
+      const perRound = comparable ? roundRatios(rows[0], rows[1], key) : null;
       const paired = perRound === null ? null : median(perRound);
-      const ratio = paired ?? (mine !== null && theirs !== null && theirs !== 0 ? mine / theirs : null);
+      const ratio =
+        paired ?? (comparable && mine !== null && theirs !== null && theirs !== 0 ? mine / theirs : null);
       const anchor = anchorFor(rowId, key);
       compared.push({
         rowId,
@@ -52,7 +60,7 @@ export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
         firstWins:
           paired !== null
             ? meets(paired, 1, model.better)
-            : mine !== null && theirs !== null
+            : comparable && mine !== null && theirs !== null
               ? meets(mine, theirs, model.better)
               : null,
         anchor: anchor?.value ?? null,
