@@ -54,7 +54,8 @@ function mergeRow(rounds: readonly RowResult[]): RowResult {
 
 /**
  * `mine / theirs` round by round for one metric (rounds where either is missing left out); null
- * unless both rows ran the same number of rounds (then the caller compares the medians).
+ * unless both rows ran the same number of rounds (then the caller compares the medians). Their
+ * median is the two stores' ratio (see report.ts).
  */
 export function roundRatios(
   mine: RowResult | undefined,
@@ -71,14 +72,4 @@ export function roundRatios(
     if (x !== null && y !== null && y !== 0) ratios.push(x / y);
   });
   return ratios;
-}
-
-/** The median of roundRatios: the ratio of two stores that ran in rounds. */
-export function pairedRatio(
-  mine: RowResult | undefined,
-  theirs: RowResult | undefined,
-  key: string,
-): number | null {
-  const ratios = roundRatios(mine, theirs, key);
-  return ratios === null ? null : median(ratios);
 }
