@@ -143,7 +143,7 @@ function otherCpuMetrics(noise: NoiseMeter): Metric[] {
 
 function summarize(row: RowResult): string {
   const figures = row.metrics
-    .filter((m) => m.better !== 'info' && m.value !== null)
+    .filter((m) => (m.better === 'higher' || m.better === 'lower') && m.value !== null)
     .slice(0, 4)
     .map((m) => `${m.label} ${m.value!.toFixed(m.decimals)}`);
   return `${row.title}: ${figures.join(', ')}`;

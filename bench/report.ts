@@ -20,12 +20,6 @@ export interface ComparedMetric {
   readonly meetsAnchor: boolean | null;
 }
 
-/**
- * Metrics the stores measure differently, so a ratio would mislead: raftree's synced write is
- * the whole LevelDB batch as its Raft loop waits for it, etcd's the WAL's fdatasync call alone.
- */
-const NO_RATIO: ReadonlySet<string> = new Set(['leaderFsyncMs']);
-
 /** Every metric of the first store's rows, with the other stores' values beside it. */
 export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
   const [first, ...others] = stores;
@@ -41,7 +35,7 @@ export function compare(stores: readonly StoreResults[]): ComparedMetric[] {
       const model = metrics.find((m): m is Metric => m !== undefined)!;
       const values = metrics.map((m) => m?.value ?? null);
       const [mine, theirs] = [values[0] ?? null, others.length > 0 ? (values[1] ?? null) : null];
-      const comparable = others.length > 0 && !NO_RATIO.has(key);
+      const comparable = others.length > 0 && model.better !== 'unlike';
       const perRound = comparable ? roundRatios(rows[0], rows[1], key) : null;
       const paired = perRound === null ? null : median(perRound);
       const ratio =

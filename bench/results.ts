@@ -1,7 +1,10 @@
 /** The shape of what the bench measures, shared by the table and the JSON. */
 
-/** Which way is better, for the win / lose column; 'info' is never judged. */
-export type Better = 'higher' | 'lower' | 'info';
+/**
+ * Which way is better, for the win / lose column; 'info' is never judged; 'unlike' is measured
+ * differently by the stores, so it is shown side by side with neither a verdict nor a ratio.
+ */
+export type Better = 'higher' | 'lower' | 'info' | 'unlike';
 
 export interface Metric {
   /** Stable key, the same for every store, e.g. "opsPerSecond", "p99Ms". */
