@@ -24,8 +24,10 @@ describe('replica send order', () => {
       // before it is written.
       await waitFor(() => journal.events.includes('persist 4'), 'the first entry written');
       // (A heartbeat falling due in the same turn may share the hand-over.)
+      const appendsIn = (event: string): number =>
+        event.split(' ')[1]!.split(',').filter((type) => type === 'append').length;
       const handedOver = journal.indexWhere(
-        (event) => /^send \S+ now$/.test(event) && event.split(' ')[1]!.split(',').filter((t) => t === 'append').length === 2,
+        (event) => /^send \S+ now$/.test(event) && appendsIn(event) === 2,
         'both appends handed over now',
       );
       expect(handedOver).toBeLessThan(journal.indexOf('persist 4'));
