@@ -8,12 +8,12 @@
  *    delivered per second across all watchers.
  */
 import { runClosedLoop } from '../closed-loop.js';
-import { meteredRow, roles, type BenchContext } from '../context.js';
+import { meteredRow, roles, type BenchContext, type RowBody } from '../context.js';
 import { LatencyRecorder } from '../latency.js';
 import { nowMs } from '../process-registry.js';
 import { metric, type RowResult } from '../results.js';
 import { task, type RowTask } from '../row-task.js';
-import { nodeById, type WatchHandle } from '../store.js';
+import { nodeById, type KvClient, type WatchHandle } from '../store.js';
 import { sleep } from '../wait.js';
 
 const EVENT_TIMEOUT_MS = 2_000;
@@ -50,64 +50,72 @@ async function latencyRow(ctx: BenchContext, placement: string, nodeId: string):
       waiting.get(key)?.(at);
     });
     const title = `watch put → event, watcher on the ${placement}`;
-    return await meteredRow(
-      ctx,
-      `watch-latency-${placement}`,
-      title,
-      { readLeaderMetrics: false },
-      async () => {
-        const ackToEvent = new LatencyRecorder();
-        const sendToEvent = new LatencyRecorder();
-        let beforeAck = 0;
-        let missed = 0;
-        const started = nowMs();
-        // Unmeasured first round trips (stream and connection warm-up).
-        for (let sequence = -20; nowMs() - started < ctx.profile.watchLatencyMs; sequence++) {
-          const key = `${prefix}${sequence}`;
-          const event = new Promise<number | null>((resolve) => {
-            const timer = setTimeout(() => resolve(null), EVENT_TIMEOUT_MS);
-            waiting.set(key, (at) => {
-              clearTimeout(timer);
-              resolve(at);
-            });
-          });
-          const sentAt = nowMs();
-          await writer.put(key, ctx.value);
-          const ackedAt = nowMs();
-          const eventAt = await event;
-          waiting.delete(key);
-          if (sequence < 0) continue;
-          if (eventAt === null) {
-            missed++;
-            continue;
-          }
-          if (eventAt < ackedAt) beforeAck++;
-          ackToEvent.record(Math.max(0, eventAt - ackedAt));
-          sendToEvent.record(eventAt - sentAt);
-          if (sequence % 50 === 0) ctx.progress.update(`${sequence} round trips`);
-        }
-        const ack = ackToEvent.summary();
-        const send = sendToEvent.summary();
-        return {
-          metrics: [
-            metric('ackToEventP50Ms', 'ack → event p50 (ms)', ack.p50Ms, 'lower', 2),
-            metric('ackToEventP99Ms', 'ack → event p99 (ms)', ack.p99Ms, 'lower', 2),
-            metric('sendToEventP50Ms', 'put sent → event p50 (ms)', send.p50Ms, 'lower', 2),
-            metric('sendToEventP99Ms', 'put sent → event p99 (ms)', send.p99Ms, 'lower', 2),
-            metric('eventsBeforeAck', 'events before the ack', beforeAck, 'info'),
-            metric('missedEvents', `events missing after ${EVENT_TIMEOUT_MS} ms`, missed, 'lower'),
-          ],
-          notes: missed > 0 ? [`${missed} events did not arrive within ${EVENT_TIMEOUT_MS} ms`] : [],
-          ops: ack.count,
-          detail: { roundTrips: ack.count, watcherNode: nodeId },
-        };
-      },
+    return await meteredRow(ctx, `watch-latency-${placement}`, title, { readLeaderMetrics: false }, () =>
+      measureLatency(ctx, writer, waiting, prefix, nodeId),
     );
   } finally {
     watch?.close();
     watchClient.close();
     writer.close();
   }
+}
+
+/**
+ * Puts one key at a time under `prefix` and waits for each one's event (`waiting` is how the
+ * watch callback hands it over), for the profile's watch latency duration.
+ */
+async function measureLatency(
+  ctx: BenchContext,
+  writer: KvClient,
+  waiting: Map<string, (at: number) => void>,
+  prefix: string,
+  nodeId: string,
+): Promise<RowBody> {
+  const ackToEvent = new LatencyRecorder();
+  const sendToEvent = new LatencyRecorder();
+  let beforeAck = 0;
+  let missed = 0;
+  const started = nowMs();
+  // Unmeasured first round trips (stream and connection warm-up).
+  for (let sequence = -20; nowMs() - started < ctx.profile.watchLatencyMs; sequence++) {
+    const key = `${prefix}${sequence}`;
+    const event = new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), EVENT_TIMEOUT_MS);
+      waiting.set(key, (at) => {
+        clearTimeout(timer);
+        resolve(at);
+      });
+    });
+    const sentAt = nowMs();
+    await writer.put(key, ctx.value);
+    const ackedAt = nowMs();
+    const eventAt = await event;
+    waiting.delete(key);
+    if (sequence < 0) continue;
+    if (eventAt === null) {
+      missed++;
+      continue;
+    }
+    if (eventAt < ackedAt) beforeAck++;
+    ackToEvent.record(Math.max(0, eventAt - ackedAt));
+    sendToEvent.record(eventAt - sentAt);
+    if (sequence % 50 === 0) ctx.progress.update(`${sequence} round trips`);
+  }
+  const ack = ackToEvent.summary();
+  const send = sendToEvent.summary();
+  return {
+    metrics: [
+      metric('ackToEventP50Ms', 'ack → event p50 (ms)', ack.p50Ms, 'lower', 2),
+      metric('ackToEventP99Ms', 'ack → event p99 (ms)', ack.p99Ms, 'lower', 2),
+      metric('sendToEventP50Ms', 'put sent → event p50 (ms)', send.p50Ms, 'lower', 2),
+      metric('sendToEventP99Ms', 'put sent → event p99 (ms)', send.p99Ms, 'lower', 2),
+      metric('eventsBeforeAck', 'events before the ack', beforeAck, 'info'),
+      metric('missedEvents', `events missing after ${EVENT_TIMEOUT_MS} ms`, missed, 'lower'),
+    ],
+    notes: missed > 0 ? [`${missed} events did not arrive within ${EVENT_TIMEOUT_MS} ms`] : [],
+    ops: ack.count,
+    detail: { roundTrips: ack.count, watcherNode: nodeId },
+  };
 }
 
 async function fanoutRow(ctx: BenchContext, nodeId: string): Promise<RowResult> {
