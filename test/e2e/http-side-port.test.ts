@@ -261,7 +261,10 @@ describe('HTTP side port', () => {
       return acked.every((n) => n >= 5) ? samples : undefined;
     });
     for (const peer of followers) {
-      for (const name of ['raftree_peer_append_round_trip_seconds', 'raftree_peer_heartbeat_round_trip_seconds']) {
+      for (const name of [
+        'raftree_peer_append_round_trip_seconds',
+        'raftree_peer_heartbeat_round_trip_seconds',
+      ]) {
         const observed = count(after, name, peer);
         expect(observed, `${name} to ${peer}`).toBeGreaterThan(0);
         const meanSeconds = value(after, `${name}_sum`, { peer })! / observed;

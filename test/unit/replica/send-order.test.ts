@@ -25,7 +25,10 @@ describe('replica send order', () => {
       await waitFor(() => journal.events.includes('persist 4'), 'the first entry written');
       // (A heartbeat falling due in the same turn may share the hand-over.)
       const appendsIn = (event: string): number =>
-        event.split(' ')[1]!.split(',').filter((type) => type === 'append').length;
+        event
+          .split(' ')[1]!
+          .split(',')
+          .filter((type) => type === 'append').length;
       const handedOver = journal.indexWhere(
         (event) => /^send \S+ now$/.test(event) && appendsIn(event) === 2,
         'both appends handed over now',
